@@ -1,0 +1,3 @@
+from personsearch.cli import main
+
+raise SystemExit(main())

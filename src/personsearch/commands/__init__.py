@@ -1,0 +1,1 @@
+"""Sub-commands of the `personsearch` CLI: each module defines `register(subparsers)`."""
