@@ -10,6 +10,8 @@ from personsearch import __version__
 
 # Each module defines register(subparsers); the parser it adds sets `func(args) -> int`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "personsearch.commands.data",
+    "personsearch.commands.evaluate",
 )
 
 

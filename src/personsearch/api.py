@@ -1,0 +1,111 @@
+"""Facades for people who just want answers: a gallery in, ranked boxes with scores out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from personsearch import media
+from personsearch.index import (
+    GalleryIndex,
+    Hit,
+    build_gallery_index,
+    checkpoint_identity,
+    module_identity,
+    search_index,
+    validate_box,
+)
+from personsearch.index.builder import image_to_tensor
+
+__all__ = ["Hit", "PersonSearcher"]
+
+
+class PersonSearcher:
+    """Find the person in a box of a query image among the people of an indexed gallery.
+
+    >>> searcher = PersonSearcher.from_checkpoint("model.pth")
+    >>> searcher.index("my_photos/")
+    >>> hits = searcher.search("query.jpg", box=(120, 40, 210, 300), top_k=10)
+    """
+
+    def __init__(
+        self,
+        *,
+        model: torch.nn.Module,
+        device: str | torch.device = "cpu",
+        model_id: str | None = None,
+        score_threshold: float = 0.5,
+        batch_size: int = 4,
+        progress: bool = True,
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.model_id = model_id or module_identity(model)
+        self.score_threshold = score_threshold
+        self.batch_size = batch_size
+        self.progress = progress
+        self.gallery_index: GalleryIndex | None = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", **kwargs) -> "PersonSearcher":
+        from personsearch.models.search_model import load_search_model
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        model = load_search_model(str(path), device=str(device))
+        return cls(model=model, device=device, model_id=checkpoint_identity(path), **kwargs)
+
+    def index(
+        self,
+        gallery: str | Path,
+        index_path: str | Path | None = None,
+        *,
+        frame_stride: int = 1,
+        recursive: bool = False,
+    ) -> GalleryIndex:
+        """Index a folder of images or a video file, reusing a saved index of it when possible."""
+        self.gallery_index = build_gallery_index(
+            self.model,
+            gallery,
+            model_id=self.model_id,
+            index_path=index_path,
+            score_threshold=self.score_threshold,
+            frame_stride=frame_stride,
+            recursive=recursive,
+            batch_size=self.batch_size,
+            device=self.device,
+            progress=self.progress,
+        )
+        return self.gallery_index
+
+    def load_index(self, index_path: str | Path) -> GalleryIndex:
+        """Use a saved index (it must have been built by this searcher's model)."""
+        self.gallery_index = GalleryIndex.load(index_path, model_id=self.model_id)
+        return self.gallery_index
+
+    @torch.inference_mode()
+    def query_feature(self, query_image: str | Path | Image.Image, box) -> np.ndarray:
+        """The (D,) normalised feature of the person in `box` of the query image."""
+        image = media.read_image(query_image) if isinstance(query_image, (str, Path)) else query_image.convert("RGB")
+        box = validate_box(box, image.width, image.height)
+        boxes = torch.tensor([box], dtype=torch.float32, device=self.device)
+        features = self.model.extract_query_features([image_to_tensor(image, self.device)], [boxes])
+        return features[0].detach().float().cpu().numpy()
+
+    def search(
+        self,
+        query_image: str | Path | Image.Image,
+        box,
+        top_k: int = 10,
+        *,
+        weight_by_detection: bool = False,
+    ) -> list[Hit]:
+        """Ranked gallery detections most similar to the person in `box` (x1, y1, x2, y2)."""
+        if self.gallery_index is None:
+            raise ValueError("no gallery indexed yet: call .index(gallery) or .load_index(path) first")
+        feature = self.query_feature(query_image, box)
+        return search_index(self.gallery_index, feature, top_k=top_k, weight_by_detection=weight_by_detection)

@@ -1,0 +1,1 @@
+"""Hand-crafted baselines that give learned models a scale to be measured against."""

@@ -1,0 +1,27 @@
+"""Model identities: the string a gallery index records to know which model built it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+
+
+def checkpoint_identity(path: str | Path) -> str:
+    """`sha256:<hex>` of a checkpoint file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def module_identity(model: torch.nn.Module) -> str:
+    """`state-sha256:<hex>` of a module's class, parameter and buffer names, shapes and values."""
+    digest = hashlib.sha256(type(model).__qualname__.encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return f"state-sha256:{digest.hexdigest()}"

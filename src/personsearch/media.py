@@ -1,0 +1,209 @@
+"""Reading a user's gallery: scene images from a folder, or frames from a video file.
+
+Every picture has a deterministic name relative to the gallery root: the image's
+relative path ("cam1/0001.jpg") or, for a video, the file name plus the frame
+number ("video.avi#frame000123"). `location = root / name` re-opens the pixels.
+Unreadable images are reported as `ScannedItem.error` and never stop a scan.
+Video decoding uses OpenCV (the `video` extra), imported only when a video is read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm", ".wmv"})
+FRAME_SEPARATOR = "#frame"
+_FRAME_PATTERN = re.compile(re.escape(FRAME_SEPARATOR) + r"(\d+)$")
+
+
+class UnreadableImageError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What identifies one version of a picture: its name and its file's size and mtime."""
+
+    name: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ScannedItem:
+    """One picture met by a scan; `image` is None when it was not decoded (reused or unreadable)."""
+
+    state: FileState
+    image: Image.Image | None = None
+    error: str | None = None
+
+
+def is_video_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def gallery_root(gallery: str | Path) -> Path:
+    """The folder picture names are relative to: the folder itself, or a video's folder."""
+    gallery = Path(gallery)
+    if gallery.is_dir():
+        return gallery.resolve()
+    if gallery.is_file() and is_video_file(gallery):
+        return gallery.resolve().parent
+    if not gallery.exists():
+        raise FileNotFoundError(f"gallery not found: {gallery}")
+    raise ValueError(
+        f"gallery must be a folder of images or a video file ({', '.join(sorted(VIDEO_EXTENSIONS))}): {gallery}"
+    )
+
+
+def frame_name(video_name: str, frame: int) -> str:
+    return f"{video_name}{FRAME_SEPARATOR}{frame:06d}"
+
+
+def list_image_files(folder: str | Path, recursive: bool = False) -> list[str]:
+    """Image names relative to `folder`, sorted; hidden files (".name") are left out."""
+    folder = Path(folder)
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    names = []
+    for path in candidates:
+        relative = path.relative_to(folder)
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+            if not any(part.startswith(".") for part in relative.parts):
+                names.append(relative.as_posix())
+    return sorted(names)
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """An RGB image, fully decoded; UnreadableImageError (with the reason) if it cannot be."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image.convert("RGB")
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableImageError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _file_state(path: Path, name: str) -> FileState:
+    stat = path.stat()
+    return FileState(name=name, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+
+
+def _open_video(path: Path):
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError(
+            "reading videos needs OpenCV: pip install 'personsearch[video]'"
+        ) from None
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ValueError(f"cannot open video: {path}")
+    return cv2, capture
+
+
+def _bgr_to_image(cv2, frame) -> Image.Image:
+    return Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+
+
+def scan_gallery(
+    gallery: str | Path,
+    *,
+    needs_pixels: Callable[[FileState], bool],
+    frame_stride: int = 1,
+    recursive: bool = False,
+) -> Iterator[ScannedItem]:
+    """Walk a folder's images (sorted) or every `frame_stride`-th frame of a video, in order.
+
+    Pixels are decoded only for items where `needs_pixels(state)` is true.
+    """
+    if frame_stride < 1:
+        raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+    gallery = Path(gallery)
+    root = gallery_root(gallery)
+    if gallery.is_dir():
+        for name in list_image_files(root, recursive=recursive):
+            path = root / name
+            state = _file_state(path, name)
+            if not needs_pixels(state):
+                yield ScannedItem(state=state)
+                continue
+            try:
+                yield ScannedItem(state=state, image=read_image(path))
+            except UnreadableImageError as exc:
+                yield ScannedItem(state=state, error=str(exc))
+        return
+    video = gallery.resolve()
+    video_state = _file_state(video, video.name)
+    cv2, capture = _open_video(video)
+    try:
+        frame = 0
+        while capture.grab():
+            if frame % frame_stride == 0:
+                state = FileState(frame_name(video.name, frame), video_state.size, video_state.mtime_ns)
+                if not needs_pixels(state):
+                    yield ScannedItem(state=state)
+                else:
+                    ok, pixels = capture.retrieve()
+                    if ok and pixels is not None:
+                        yield ScannedItem(state=state, image=_bgr_to_image(cv2, pixels))
+                    else:
+                        yield ScannedItem(state=state, error="video frame could not be decoded")
+            frame += 1
+    finally:
+        capture.release()
+
+
+def count_scan_items(gallery: str | Path, *, frame_stride: int = 1, recursive: bool = False) -> int | None:
+    """How many items `scan_gallery` will yield: exact for folders, the container's estimate for videos."""
+    gallery = Path(gallery)
+    if gallery.is_dir():
+        return len(list_image_files(gallery, recursive=recursive))
+    cv2, capture = _open_video(gallery)
+    try:
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
+    return -(-frames // frame_stride) if frames > 0 else None
+
+
+def split_location(location: str | Path) -> tuple[Path, int | None]:
+    """`/dir/video.avi#frame000123` -> (/dir/video.avi, 123); an image path -> (path, None)."""
+    location = str(location)
+    match = _FRAME_PATTERN.search(location)
+    if match and is_video_file(location[: match.start()]):
+        return Path(location[: match.start()]), int(match.group(1))
+    return Path(location), None
+
+
+def open_images(locations: list[str]) -> dict[str, Image.Image]:
+    """Open many locations (image paths and video frames); each video is decoded once, in order."""
+    images: dict[str, Image.Image] = {}
+    wanted_frames: dict[Path, dict[int, str]] = {}
+    for location in dict.fromkeys(locations):
+        path, frame = split_location(location)
+        if frame is None:
+            images[location] = read_image(path)
+        else:
+            wanted_frames.setdefault(path, {})[frame] = location
+    for video, frames in wanted_frames.items():
+        cv2, capture = _open_video(video)
+        try:
+            frame, last = 0, max(frames)
+            while frame <= last and capture.grab():
+                if frame in frames:
+                    ok, pixels = capture.retrieve()
+                    if ok and pixels is not None:
+                        images[frames[frame]] = _bgr_to_image(cv2, pixels)
+                frame += 1
+        finally:
+            capture.release()
+        missing = [location for location in frames.values() if location not in images]
+        if missing:
+            raise UnreadableImageError(f"video frames could not be decoded: {', '.join(missing)}")
+    return images

@@ -1,0 +1,3 @@
+from .oim import OIMLoss
+
+__all__ = ["OIMLoss"]
