@@ -85,7 +85,7 @@ def per_image_lists(dets: GalleryDetections):
             [feats[ptr[i]:ptr[i + 1]] for i in range(len(dets.names))])
 
 
-NOISE = 3.0
+NOISE = 2.2
 
 
 def _unit(x):

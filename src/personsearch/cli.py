@@ -12,6 +12,7 @@ from personsearch import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "personsearch.commands.data",
     "personsearch.commands.evaluate",
+    "personsearch.commands.search",
 )
 
 

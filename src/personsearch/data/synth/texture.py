@@ -20,11 +20,14 @@ def cloth_noise() -> np.ndarray:
     return (1.0 + field).astype(np.float32)
 
 
+SENSOR_SIZE = (800, 1000)  # larger than any frame, so a frame's noise is one slice
+
+
 @lru_cache(maxsize=1)
 def sensor_noise() -> np.ndarray:
-    """(TILE, TILE, 3) float32 zero-mean unit-variance noise, slightly correlated like a demosaiced sensor."""
+    """(*SENSOR_SIZE, 3) float32 zero-mean unit-variance noise, slightly correlated like a demosaiced sensor."""
     rng = np.random.default_rng(7021)
-    field = gaussian_filter(rng.normal(0.0, 1.0, (TILE, TILE, 3)), (0.6, 0.6, 0.0), mode="wrap")
+    field = gaussian_filter(rng.normal(0.0, 1.0, (*SENSOR_SIZE, 3)).astype(np.float32), (0.6, 0.6, 0.0), mode="wrap")
     return (field / field.std()).astype(np.float32)
 
 

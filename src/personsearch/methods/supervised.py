@@ -1,0 +1,218 @@
+"""Supervised one-step person search (SeqNet-style detector + OIM re-ID head).
+
+Config sections:
+- `method`: name "supervised"; `queue_batches` sizes an automatic OIM queue.
+- `data`: catalog `name`, `root` (required), `loader` keyword arguments, `flip_prob`.
+- `model`: the keyword arguments of `build_search_model`; `num_pids: auto` and
+  `queue_size: auto` are filled in from the training split (no dataset constants).
+- `train`: see `personsearch.engine.TrainSettings`.
+- `eval`: see `EvalSettings`; used between epochs and by `personsearch eval`.
+- `output_dir`: checkpoints, metrics and curves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from personsearch.config import ConfigError, section
+from personsearch.data.catalog import dataset_kind, load_dataset
+from personsearch.data.records import UNLABELLED, SceneRecord, SceneSearchData
+from personsearch.data.scene_dataset import SceneDataset, collate_scenes
+from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
+from personsearch.engine import distributed as du
+from personsearch.engine.inference import run_search_inference
+from personsearch.evaluation import (
+    CBGM,
+    CBGM_PRESETS,
+    GalleryDetections,
+    QueryDetections,
+    SearchResults,
+    evaluate_search_results,
+    save_results,
+)
+from personsearch.models.search_model import build_search_model, load_search_model
+from personsearch.utils.atomic import atomic_write_json
+
+AUTO = "auto"
+DATA_KEYS = ("name", "root", "loader", "flip_prob")
+METHOD_KEYS = ("name", "queue_batches")
+SCALAR_METRICS = ("mAP", "top1", "top5", "top10", "det_ap", "det_recall")
+
+
+@dataclass
+class EvalSettings:
+    period: int = 1  # epochs between evaluations during training (0: after the last epoch only; -1: never)
+    batch_size: int = 1
+    workers: int = 0
+    cbgm: bool = False
+    cbgm_k1: int | None = None  # None: the dataset's preset (CUHK-SYSU 10/3, PRW 30/4)
+    cbgm_k2: int | None = None
+    det_thresh: float = 0.5
+    cross_camera: bool = False  # PRW: leave the query's camera out of its gallery
+    weight_by_score: bool = False
+    progress: bool = True
+
+    @classmethod
+    def from_section(cls, values: Mapping[str, Any]) -> "EvalSettings":
+        _check_keys("eval", values, [f.name for f in dataclasses.fields(cls)])
+        return cls(**dict(values))
+
+
+def _check_keys(name: str, values: Mapping[str, Any], valid: Sequence[str]) -> None:
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(f"unknown {name} setting(s) {unknown}; valid: {', '.join(valid)}")
+
+
+def load_scene_data(data_cfg: Mapping[str, Any]) -> SceneSearchData:
+    _check_keys("data", data_cfg, DATA_KEYS)
+    name, root = data_cfg.get("name"), data_cfg.get("root")
+    if not name:
+        raise ConfigError("data.name is required (a scene dataset of the catalog, e.g. cuhk-sysu or prw)")
+    if dataset_kind(name) != "scene":
+        raise ConfigError(f"data.name={name!r} is a {dataset_kind(name)} dataset; this method needs a scene dataset")
+    if not root:
+        raise ConfigError(f"data.root is required: add data.root=/path/to/{name} on the command line")
+    return load_dataset(name, root, **dict(data_cfg.get("loader") or {}))
+
+
+def auto_queue_size(records: Sequence[SceneRecord], *, batch_size: int, queue_batches: float) -> int:
+    """Room for the unlabelled people of `queue_batches` batches (at least 1)."""
+    unlabelled = sum(int((np.asarray(r.pids) == UNLABELLED).sum()) for r in records)
+    per_image = unlabelled / max(len(records), 1)
+    return max(1, math.ceil(per_image * batch_size * queue_batches))
+
+
+def derive_model_kwargs(
+    model_cfg: Mapping[str, Any], data: SceneSearchData, *, batch_size: int, queue_batches: float
+) -> dict[str, Any]:
+    """The exact keyword arguments of `build_search_model`, with `auto` values filled in."""
+    kwargs = dict(model_cfg)
+    if kwargs.get("num_pids", AUTO) == AUTO:
+        kwargs["num_pids"] = int(data.num_train_pids)
+    if kwargs.get("queue_size") == AUTO:
+        kwargs["queue_size"] = auto_queue_size(data.train, batch_size=batch_size, queue_batches=queue_batches)
+    if kwargs["num_pids"] < 1:
+        raise ConfigError(f"{data.name}: the training split has no labelled identity; supervised training needs some")
+    return kwargs
+
+
+def results_from_arrays(arrays: Mapping[str, np.ndarray]) -> SearchResults:
+    gallery = GalleryDetections(
+        arrays["gallery_names"], arrays["det_image_index"], arrays["det_boxes"], arrays["det_scores"], arrays["det_feats"]
+    )
+    query_dets = QueryDetections(
+        arrays["query_det_image_index"], arrays["query_det_boxes"], arrays["query_det_scores"], arrays["query_det_feats"]
+    )
+    results = SearchResults(gallery, arrays["query_feats"], query_dets)
+    results.check()
+    return results
+
+
+def _cbgm(settings: EvalSettings, dataset_name: str) -> CBGM | None:
+    if not settings.cbgm:
+        return None
+    preset = CBGM_PRESETS.get(dataset_name)
+    k1 = settings.cbgm_k1 if settings.cbgm_k1 is not None else preset.k1 if preset else None
+    k2 = settings.cbgm_k2 if settings.cbgm_k2 is not None else preset.k2 if preset else None
+    if k1 is None or k2 is None:
+        raise ConfigError(f"no CBGM preset for {dataset_name!r} (presets: {', '.join(CBGM_PRESETS)}); "
+                          "set eval.cbgm_k1 and eval.cbgm_k2")
+    return CBGM(k1=k1, k2=k2)
+
+
+def evaluate_model(
+    model: nn.Module, data: SceneSearchData, dataset_name: str, device: torch.device, settings: EvalSettings
+) -> tuple[dict[str, Any], SearchResults]:
+    """Inference on the test split, then the scene search protocol: (report, results)."""
+    arrays = run_search_inference(
+        model, data, device, settings.batch_size, num_workers=settings.workers, progress=settings.progress
+    )
+    results = results_from_arrays(arrays)
+    report = evaluate_search_results(
+        results, data, cross_camera=settings.cross_camera, det_thresh=settings.det_thresh,
+        weight_by_score=settings.weight_by_score, cbgm=_cbgm(settings, dataset_name), source=data.name,
+    )
+    return report, results
+
+
+class _TrainingEvaluator:
+    """The EvalHook callback: scalar search metrics of the model on the test split."""
+
+    def __init__(self, *, data: SceneSearchData, dataset_name: str, device: torch.device, settings: EvalSettings):
+        self.data, self.dataset_name, self.device, self.settings = data, dataset_name, device, settings
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        report, _ = evaluate_model(model, self.data, self.dataset_name, self.device, self.settings)
+        return {key: float(report[key]) for key in SCALAR_METRICS if key in report}
+
+
+def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> list[dict[str, float]]:
+    """Train as the config says; `resume` None, `auto` or a checkpoint path. Returns the history."""
+    cfg = dict(cfg)
+    method_cfg = section(cfg, "method")
+    _check_keys("method", method_cfg, METHOD_KEYS)
+    data_cfg = section(cfg, "data")
+    settings = TrainSettings.from_section(section(cfg, "train"))
+    eval_settings = EvalSettings.from_section(section(cfg, "eval"))
+    output_dir = cfg.get("output_dir")
+    if not output_dir:
+        raise ConfigError("output_dir is required")
+    device = prepare_run(settings)
+    try:
+        data = load_scene_data(data_cfg)
+        model_kwargs = derive_model_kwargs(
+            section(cfg, "model"), data, batch_size=settings.batch_size,
+            queue_batches=float(method_cfg.get("queue_batches", 100)),
+        )
+        model = build_search_model(**model_kwargs)
+        evaluator = None
+        if eval_settings.period >= 0 and data.queries:
+            evaluator = _TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,
+                                           settings=eval_settings)
+        trainer = build_trainer(
+            settings=settings, model=model, model_kwargs=model_kwargs,
+            train_dataset=SceneDataset(data.train, flip_prob=float(data_cfg.get("flip_prob", 0.5))),
+            collate_fn=collate_scenes, device=device, output_dir=Path(output_dir), config=cfg,
+            evaluator=evaluator, eval_period=max(eval_settings.period, 0), resume=resume,
+        )
+        return trainer.train()
+    finally:
+        du.cleanup_distributed()
+
+
+def evaluate_from_config(
+    cfg: Mapping[str, Any] | None,
+    *,
+    checkpoint: str,
+    cbgm: bool | None = None,
+    output: str | None = None,
+    results_path: str | None = None,
+) -> dict[str, Any]:
+    """Score a checkpoint on the configured test split (`cfg` None: the config saved in it)."""
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    cfg = dict(cfg if cfg is not None else state.get("config") or {})
+    eval_cfg = section(cfg, "eval")
+    if cbgm is not None:
+        eval_cfg["cbgm"] = cbgm
+    settings = EvalSettings.from_section(eval_cfg)
+    data_cfg = section(cfg, "data")
+    device = du.resolve_device(section(cfg, "train").get("device", "auto"))
+    model = load_search_model(state, device)
+    data = load_scene_data(data_cfg)
+    report, results = evaluate_model(model, data, data_cfg["name"], device, settings)
+    report = {"dataset": data_cfg["name"], "checkpoint": str(checkpoint), "epoch": state.get("epoch"),
+              "cbgm": settings.cbgm, **report}
+    if output:
+        atomic_write_json(output, report)
+    if results_path:
+        save_results(results_path, results)
+    return report
