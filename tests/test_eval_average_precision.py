@@ -38,6 +38,6 @@ def test_paired_iou_values():
 
 
 def test_search_iou_threshold_rule():
-    boxes = np.array([[0, 0, 10, 10], [0, 0, 100, 200], [5, 5, 35, 45]])
-    # 10x10: 100/400; 100x200: capped at 0.5; 30x40: 1200/(40*50)
-    np.testing.assert_allclose(search_iou_threshold(boxes), [0.25, 0.5, 0.5])
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 100, 200], [5, 5, 20, 25]])
+    # 10x10: 100/(20*20); 100x200: 0.866 capped at 0.5; 15x20: 300/(25*30)
+    np.testing.assert_allclose(search_iou_threshold(boxes), [0.25, 0.5, 0.4])

@@ -78,7 +78,7 @@ def paint_scene(path: str | Path | None, colours: list[tuple[int, int, int]], *,
 
 def test_fake_model_follows_the_contract():
     model = FakeSearchModel(columns=2).eval()
-    image = torch.from_numpy(np.asarray(paint_scene(None, [(255, 0, 0), (0, 0, 0)]))).permute(2, 0, 1).float() / 255
+    image = torch.from_numpy(np.array(paint_scene(None, [(255, 0, 0), (0, 0, 0)]))).permute(2, 0, 1).float() / 255
     (out,) = model([image])
     assert out["boxes"].tolist() == [[0, 0, 32, 48], [32, 0, 64, 48]]
     assert out["scores"].tolist() == [1.0, 0.0]

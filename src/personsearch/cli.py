@@ -13,6 +13,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "personsearch.commands.data",
     "personsearch.commands.evaluate",
     "personsearch.commands.search",
+    "personsearch.commands.train",
+    "personsearch.commands.text",
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 
 from personsearch.evaluation.cbgm import CBGM_PRESETS
@@ -24,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, choices=DATASETS)
     parser.add_argument("--root", required=True, help="dataset folder in its original layout")
     parser.add_argument("--gallery-size", type=int, default=None,
-                        help="CUHK-SYSU gallery size (50..4000; the loader's default is 100)")
+                        help="CUHK-SYSU gallery size: 50, 100 (default), 500, 1000, 2000, 4000, or -1 for the whole test set")
     parser.add_argument("--cross-camera", action="store_true",
                         help="PRW: leave the query's camera out of its gallery")
     parser.add_argument("--cbgm", action="store_true",
@@ -38,10 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from personsearch.data.catalog import load_dataset
+
+    if args.gallery_size is not None and args.dataset != "cuhk-sysu":
+        raise ValueError("--gallery-size applies to cuhk-sysu only (PRW searches every test frame)")
     results = load_results(args.results)
-    catalog = importlib.import_module("personsearch.data.catalog")
     kwargs = {} if args.gallery_size is None else {"gallery_size": args.gallery_size}
-    data = catalog.load_dataset(args.dataset, args.root, **kwargs)
+    data = load_dataset(args.dataset, args.root, **kwargs)
     report = evaluate_search_results(
         results, data, cross_camera=args.cross_camera, det_thresh=args.det_thresh,
         weight_by_score=args.weight_by_score, cbgm=CBGM_PRESETS[args.dataset] if args.cbgm else None,

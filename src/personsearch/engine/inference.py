@@ -58,6 +58,17 @@ def detect_scenes(
     return out
 
 
+def _stack(dets: list[dict[str, np.ndarray]], dim: int) -> dict[str, np.ndarray]:
+    """Per-image detections as flat arrays; `image_index` is the position in `dets`."""
+    counts = [len(d["scores"]) for d in dets]
+    return {
+        "image_index": np.repeat(np.arange(len(dets), dtype=np.int64), counts),
+        "boxes": np.concatenate([np.zeros((0, 4), np.float32)] + [d["boxes"] for d in dets]).astype(np.float32),
+        "scores": np.concatenate([np.zeros(0, np.float32)] + [d["scores"] for d in dets]).astype(np.float32),
+        "feats": np.concatenate([np.zeros((0, dim), np.float32)] + [d["feats"].reshape(-1, dim) for d in dets]).astype(np.float32),
+    }
+
+
 @torch.no_grad()
 def run_search_inference(
     model: nn.Module, data: SceneSearchData, device: torch.device, batch_size: int = 1, *,
@@ -68,60 +79,50 @@ def run_search_inference(
     gallery_names (G,) str; det_image_index (M,) int64 into gallery_names; det_boxes (M, 4);
     det_scores (M,); det_feats (M, D); query_feats (Q, D) from the ground-truth query boxes;
     query_det_image_index (K,) int64 query position; query_det_boxes/scores/feats: the other
-    people detected in each query's image (for CBGM), reusing gallery detections when the
-    query image is also a gallery image.
+    people detected in each query's image (for CBGM; detections overlapping the query box
+    with IoU >= CONTEXT_IOU are the query person and left out). Gallery detections are reused
+    when the query image is also a gallery image.
     """
+    query_records = [
+        SceneRecord(name=q.name, image_path=q.image_path, boxes=np.asarray(q.box, np.float32).reshape(1, 4),
+                    pids=np.asarray([q.pid], np.int64), camera=q.camera)
+        for q in data.queries
+    ]
+    name_to_gallery = {record.name: i for i, record in enumerate(data.gallery)}
+    unseen = list({r.name: r for r in query_records if r.name not in name_to_gallery}.values())
     was_training = model.training
     model.eval()
     try:
-        gallery = detect_scenes(model, data.gallery, device, batch_size=batch_size,
-                                num_workers=num_workers, progress=progress)
-        name_to_gallery = {record.name: i for i, record in enumerate(data.gallery)}
-        query_records = [
-            SceneRecord(name=q.name, image_path=q.image_path, boxes=np.asarray(q.box, np.float32).reshape(1, 4),
-                        pids=np.asarray([q.pid], np.int64), camera=q.camera)
-            for q in data.queries
-        ]
+        gallery = detect_scenes(model, data.gallery, device, batch_size=batch_size, num_workers=num_workers,
+                                progress=progress)
+        unseen_dets = detect_scenes(model, unseen, device, batch_size=batch_size, num_workers=num_workers,
+                                    progress=progress, desc="query images")
         query_feats = []
         for images, targets in _progress(_loader(query_records, batch_size, num_workers), "queries", progress):
             feats = model.extract_query_features([i.to(device) for i in images], [t["boxes"].to(device) for t in targets])
             query_feats.append(feats.float().cpu().numpy())
-        unseen = sorted({r.name: r for r in query_records if r.name not in name_to_gallery}.values(), key=lambda r: r.name)
-        unseen_dets = dict(zip((r.name for r in unseen), detect_scenes(
-            model, unseen, device, batch_size=batch_size, num_workers=num_workers, progress=progress, desc="query images")))
     finally:
         model.train(was_training)
 
-    dim = next((d["feats"].shape[1] for d in gallery if d["feats"].ndim == 2 and len(d["feats"])), None)
     if query_feats:
         dim = query_feats[0].shape[1]
-    dim = dim or 0
-
-    def stack(dets: list[dict[str, np.ndarray]], owners: list[int]) -> dict[str, np.ndarray]:
-        counts = [len(d["scores"]) for d in dets]
-        return {
-            "image_index": np.repeat(np.asarray(owners, np.int64), counts).astype(np.int64),
-            "boxes": np.concatenate([d["boxes"] for d in dets]).astype(np.float32) if dets else np.zeros((0, 4), np.float32),
-            "scores": np.concatenate([d["scores"] for d in dets]).astype(np.float32) if dets else np.zeros(0, np.float32),
-            "feats": np.concatenate([d["feats"].reshape(-1, dim) for d in dets]).astype(np.float32)
-            if dets else np.zeros((0, dim), np.float32),
-        }
-
+    else:
+        dim = next((d["feats"].shape[1] for d in gallery if len(d["scores"])), 0)
+    by_name = dict(zip((r.name for r in unseen), unseen_dets))
     context = []
-    for q, record in enumerate(query_records):
-        det = gallery[name_to_gallery[record.name]] if record.name in name_to_gallery else unseen_dets[record.name]
+    for record in query_records:
+        det = gallery[name_to_gallery[record.name]] if record.name in name_to_gallery else by_name[record.name]
         iou = _box_iou(torch.from_numpy(det["boxes"]), torch.from_numpy(record.boxes)).reshape(-1)
         others = (iou < CONTEXT_IOU).numpy()
         context.append({key: value[others] for key, value in det.items()})
-    g = stack(gallery, list(range(len(gallery))))
-    c = stack(context, list(range(len(context))))
+    g, c = _stack(gallery, dim), _stack(context, dim)
     return {
         "gallery_names": np.asarray([r.name for r in data.gallery], dtype=str),
         "det_image_index": g["image_index"],
         "det_boxes": g["boxes"],
         "det_scores": g["scores"],
         "det_feats": g["feats"],
-        "query_feats": np.concatenate(query_feats).astype(np.float32) if query_feats else np.zeros((0, dim), np.float32),
+        "query_feats": np.concatenate([np.zeros((0, dim), np.float32)] + query_feats).astype(np.float32),
         "query_det_image_index": c["image_index"],
         "query_det_boxes": c["boxes"],
         "query_det_scores": c["scores"],

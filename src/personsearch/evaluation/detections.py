@@ -17,7 +17,7 @@ def _check_float(name: str, array: np.ndarray, shape: tuple[int | None, ...]) ->
     if array.dtype.kind != "f":
         raise ValueError(f"{name}: expected a float array, got dtype {array.dtype}")
     if array.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, array.shape)):
-        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{name}: expected shape {want}, got {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name}: contains NaN or infinite values")

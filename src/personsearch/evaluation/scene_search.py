@@ -96,7 +96,7 @@ def scene_search_metrics(
     for c0 in range(0, num_queries, chunk_size):
         c1 = min(c0 + chunk_size, num_queries)
         sims = qfeats[c0:c1] @ det_feats.T
-        sims[~truth.gallery_mask[c0:c1][:, det_image]] = -np.inf
+        np.putmask(sims, ~truth.gallery_mask[c0:c1][:, det_image], -np.inf)
         if nodes is not None:
             for i in range(c1 - c0):
                 sims[i] = cbgm_rerank(sims[i], det_image, image_ptr, det_feats, nodes[c0 + i], cbgm.k1)

@@ -22,12 +22,12 @@ from .losses.oim import UNLABELLED, OIMLoss
 SCORE_SOURCES = ("nae", "fcs")
 
 
-def _box_losses(
-    class_logits: torch.Tensor, box_regression: torch.Tensor, labels: torch.Tensor, regression_targets: torch.Tensor
+def _box_regression_loss(
+    box_regression: torch.Tensor, labels: torch.Tensor, regression_targets: torch.Tensor
 ) -> torch.Tensor:
     # SeqNet's regression loss: smooth L1 (beta 1) on positives, summed, divided by all samples
     positive = torch.where(labels > 0)[0]
-    deltas = box_regression.reshape(class_logits.shape[0], -1, 4)
+    deltas = box_regression.reshape(labels.shape[0], -1, 4)
     return (
         F.smooth_l1_loss(deltas[positive, labels[positive]], regression_targets[positive], reduction="sum")
         / labels.numel()
@@ -113,11 +113,9 @@ class SeqRoIHeads(RoIHeads):
         foreground = labels_s2 > 0
         losses = {
             "loss_box_cls": F.cross_entropy(class_logits, labels_s1.clamp(0, 1)),
-            "loss_box_reg": _box_losses(class_logits, box_regression, labels_s1.clamp(0, 1), torch.cat(targets_s1)),
+            "loss_box_reg": _box_regression_loss(box_regression, labels_s1.clamp(0, 1), torch.cat(targets_s1)),
             "loss_box_cls_s2": F.binary_cross_entropy_with_logits(person_logits, foreground.to(person_logits.dtype)),
-            "loss_box_reg_s2": _box_losses(
-                box_regression_s2.new_zeros(len(labels_s2), 2), box_regression_s2, labels_s2.clamp(0, 1), torch.cat(targets_s2)
-            ),
+            "loss_box_reg_s2": _box_regression_loss(box_regression_s2, labels_s2.clamp(0, 1), torch.cat(targets_s2)),
             "loss_oim": self.reid_loss(embeddings[foreground], self._oim_labels(labels_s2[foreground])),
         }
         return [], losses

@@ -57,9 +57,11 @@ def finish_staging(out: Path) -> None:
         staging.rmdir()  # fails loudly if a staged crop was never placed
 
 
-def dataset_ids(crops: list[StagedCrop], *, splits: tuple[str, ...], first: int, split_of=None) -> dict[int, int]:
-    """world pid -> dataset id: contiguous from `first`, one range per split in `splits` order."""
-    split_of = split_of or (lambda split: split)
+def dataset_ids(
+    crops: list[StagedCrop], *, splits: tuple[str, ...], first: int, split_of: Callable[[str], str] = str
+) -> dict[int, int]:
+    """world pid -> dataset id: contiguous from `first`, one range per split in `splits` order
+    (`split_of` maps a world split to the format's)."""
     ids: dict[int, int] = {}
     for split in splits:
         for pid in sorted({c.pid for c in crops if split_of(c.split) == split}):

@@ -74,7 +74,7 @@ def write_cuhk03(world, out: str | Path, *, workers: int = 2, show_progress: boo
     variants get the same pixels (a synthetic world has no separate detector boxes)."""
     out = Path(out).resolve()
     crops = stage_crops(world, out, suffix=".png", workers=workers, show_progress=show_progress, desc="cuhk03")
-    queries = query_indices(crops, seed=world.spec.seed)
+    queries = query_indices(crops, seed=world.seed)
     train_ids = sorted({c.pid for c in crops if c.split != "test"})
     labels = {pid: label for label, pid in enumerate(train_ids)}
     number = per_identity_counter()

@@ -1,4 +1,4 @@
-"""CUHK-SYSU: `Image/SSM/*.jpg` plus MATLAB annotations (see docs of the layout below).
+"""CUHK-SYSU: `Image/SSM/*.jpg` scene images plus MATLAB annotations laid out as follows.
 
     Image/SSM/s1.jpg ...
     annotation/Images.mat                     Img: (imname, nAppear, box[(idlocate, ishard)])
@@ -327,7 +327,7 @@ def write_cuhk_sysu(world, out: str | Path, *, workers: int = 2, show_progress: 
             for image in images
         ],
     )
-    test_files, test_notes = _test_files(images, seed=world.spec.seed)
+    test_files, test_notes = _test_files(images, seed=world.seed)
     notes += test_notes
     write_mat(out / "annotation" / "Images.mat", {"Img": img})
     write_mat(out / "annotation" / "pool.mat", {"pool": cell_column([i.name for i in images if i.split == "test"])})

@@ -53,7 +53,7 @@ def write_market1501(world, out: str | Path, *, workers: int = 2, show_progress:
     (one per identity and camera) and bounding_box_test."""
     out = Path(out)
     crops = stage_crops(world, out, suffix=".jpg", workers=workers, show_progress=show_progress, desc="market1501")
-    queries = query_indices(crops, seed=world.spec.seed)
+    queries = query_indices(crops, seed=world.seed)
     for crop in crops:
         if crop.split == "test":
             folder = FOLDERS["query"] if crop.index in queries else FOLDERS["gallery"]

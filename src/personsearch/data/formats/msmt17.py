@@ -74,7 +74,7 @@ def write_msmt17(world, out: str | Path, *, workers: int = 2, show_progress: boo
     """Test crops are split into query (one per identity and camera) and gallery."""
     out = Path(out)
     crops = stage_crops(world, out, suffix=".jpg", workers=workers, show_progress=show_progress, desc="msmt17")
-    queries = query_indices(crops, seed=world.spec.seed)
+    queries = query_indices(crops, seed=world.seed)
     lists: dict[str, list[str]] = {"list_train.txt": [], "list_val.txt": [], "list_query.txt": [], "list_gallery.txt": []}
     ids = {
         split: {pid: i for i, pid in enumerate(sorted({c.pid for c in crops if (c.split == "test") == (split == "test")}))}

@@ -48,8 +48,8 @@ def _frame_names(file: Path, variable: str) -> list[str]:
     return names
 
 
-def _frame(root: Path, stem: str, *, check_images: bool) -> tuple[SceneRecord, np.ndarray]:
-    """The frame's record (pids as in the file, -2 -> UNLABELLED) and its raw pids."""
+def _frame(root: Path, stem: str, *, check_images: bool) -> SceneRecord:
+    """The frame's record with the file's pids (-2 -> UNLABELLED)."""
     name = f"{stem}.jpg"
     file = root / "annotations" / f"{name}.mat"
     rows = np.asarray(read_mat_variable(file, *BOX_KEYS), dtype=np.float64)
@@ -70,7 +70,7 @@ def _frame(root: Path, stem: str, *, check_images: bool) -> tuple[SceneRecord, n
             [boxes, check_boxes(xywh_to_xyxy(row[1:]), width=width, height=height, file=file, record=index)]
         )
     pids = np.where(raw_pids == PRW_UNLABELLED, UNLABELLED, raw_pids).astype(np.int64)
-    record = SceneRecord(
+    return SceneRecord(
         name=name,
         image_path=str(root / "frames" / name),
         boxes=boxes,
@@ -79,7 +79,6 @@ def _frame(root: Path, stem: str, *, check_images: bool) -> tuple[SceneRecord, n
         width=width,
         height=height,
     )
-    return record, pids
 
 
 def _queries(root: Path, test: dict[str, SceneRecord]) -> list[SceneQuery]:
@@ -116,20 +115,20 @@ def load_prw(root: str | Path, *, check_images: bool = True) -> SceneSearchData:
     """
     root = Path(root)
     train = [_frame(root, stem, check_images=check_images) for stem in _frame_names(root / "frame_train.mat", "img_index_train")]
-    test = [_frame(root, stem, check_images=check_images)[0] for stem in _frame_names(root / "frame_test.mat", "img_index_test")]
-    train_ids = sorted({int(p) for _, pids in train for p in pids if p != UNLABELLED})
+    test = [_frame(root, stem, check_images=check_images) for stem in _frame_names(root / "frame_test.mat", "img_index_test")]
+    train_ids = sorted({int(p) for scene in train for p in scene.pids if p != UNLABELLED})
     pid_map = {pid: label for label, pid in enumerate(train_ids)}
     relabelled = [
         SceneRecord(
             name=scene.name,
             image_path=scene.image_path,
             boxes=scene.boxes,
-            pids=np.asarray([pid_map.get(int(p), UNLABELLED) for p in pids], dtype=np.int64),
+            pids=np.asarray([pid_map.get(int(p), UNLABELLED) for p in scene.pids], dtype=np.int64),
             camera=scene.camera,
             width=scene.width,
             height=scene.height,
         )
-        for scene, pids in train
+        for scene in train
     ]
     return SceneSearchData(
         name="prw",
@@ -199,7 +198,7 @@ def write_prw(world, out: str | Path, *, workers: int = 2, show_progress: bool =
         write_mat(out / "annotations" / f"{stem}.jpg.mat", {"box_new": rows})
     write_mat(out / "frame_train.mat", {"img_index_train": cell_column([f[0] for f in splits["train"]])})
     write_mat(out / "frame_test.mat", {"img_index_test": cell_column([f[0] for f in splits["test"]])})
-    lines = _choose_queries(splits["test"], seed=world.spec.seed)
+    lines = _choose_queries(splits["test"], seed=world.seed)
     atomic_write_text(out / "query_info.txt", "".join(line + "\r\n" for line in lines), newline="")
     notes = [f"{skipped} scenes without any person were left out"] if skipped else []
     return WriteResult(root=str(out), num_images=len(annotations), notes=notes)

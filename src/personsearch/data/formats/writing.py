@@ -35,4 +35,4 @@ def progress(items: Iterable[T], *, total: int | None, desc: str, enabled: bool)
 
 def world_meta(world) -> dict:
     """The world parameters a dataset was generated from (enough to re-create it)."""
-    return {"size": world.spec.size, "seed": world.spec.seed}
+    return {"size": world.size, "seed": world.seed}

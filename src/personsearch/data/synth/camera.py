@@ -57,7 +57,7 @@ def sample_camera(index: int, sizes: tuple[tuple[int, int], ...], lighting_slot:
         size=sizes[int(rng.integers(len(sizes)))],
         horizon=float(rng.uniform(0.2, 0.4)),
         vanishing_x=float(rng.uniform(0.3, 0.7)),
-        camera_height=float(rng.uniform(1.9, 3.4)),
+        camera_height=float(rng.uniform(1.5, 2.6)),
         cast=tuple(float(c + t) for c, t in zip(cast, tint)),
         brightness=float(brightness * rng.uniform(0.93, 1.07)),
         contrast=float(rng.uniform(0.8, 1.15)),

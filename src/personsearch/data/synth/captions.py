@@ -16,8 +16,10 @@ from personsearch.data.synth.visibility import BACKPACK_STRAPS
 MIN_WORDS, MAX_WORDS = 15, 60
 
 _SUBJECTS = {
-    "man": ("man", "guy", "gentleman", "young man", "middle-aged man", "male pedestrian", "person"),
-    "woman": ("woman", "lady", "girl", "young woman", "middle-aged woman", "female pedestrian", "person"),
+    "man": ("man", "guy", "gentleman", "young man", "middle-aged man", "male pedestrian", "person", "adult male",
+            "teenage boy", "older man", "male commuter"),
+    "woman": ("woman", "lady", "girl", "young woman", "middle-aged woman", "female pedestrian", "person",
+              "adult female", "teenage girl", "older woman", "female commuter"),
 }
 _PRONOUNS = {"man": ("he", "his"), "woman": ("she", "her")}
 _BUILD = {"slim": ("slim", "slender", "thin", "skinny"), "average": ("", "", "medium-built", "regular-sized"),
@@ -30,12 +32,21 @@ _VIEW = {
     "right": ("seen in profile", "walking to the right", "side-on to the camera", "crossing the frame from left to right"),
 }
 _CONTEXT = {
-    "street": ("on the pavement", "along the street", "near the road", "on a city sidewalk"),
-    "plaza": ("across the square", "in the plaza", "on the paved square", "through an open courtyard"),
-    "mall": ("inside the shopping centre", "in the mall", "along the indoor corridor", "on the tiled floor"),
-    "park": ("in the park", "on the footpath", "through the gardens", "beside the lawn"),
+    "street": ("on the pavement", "along the street", "near the road", "on a city sidewalk", "beside some shops",
+               "past parked cars", "downtown"),
+    "plaza": ("across the square", "in the plaza", "on the paved square", "through an open courtyard",
+              "near the fountain area", "outside the station"),
+    "mall": ("inside the shopping centre", "in the mall", "along the indoor corridor", "on the tiled floor",
+             "past the storefronts", "inside a busy arcade"),
+    "park": ("in the park", "on the footpath", "through the gardens", "beside the lawn", "under the trees",
+             "along a gravel trail"),
 }
-_GAIT = ("walking briskly", "strolling", "in mid-stride", "moving at a relaxed pace", "walking steadily")
+_GAIT = ("walking briskly", "strolling", "in mid-stride", "moving at a relaxed pace", "walking steadily",
+         "hurrying", "wandering slowly", "passing by", "commuting", "striding purposefully", "ambling casually")
+_REMARKS = ("Nothing else about {his} appearance stands out.", "{His} posture is upright and relaxed.",
+            "{He} seems to be in a hurry.", "{He} looks calm and focused.", "{His} arms swing naturally as {he} moves.",
+            "{He} appears to be alone.", "{His} clothes look neat and ordinary.", "{His} expression is hard to read.",
+            "{He} keeps {his} gaze straight ahead.", "Most of {his} body is clearly shown.")
 _UPPER = {
     "t-shirt": ("t-shirt", "tee", "cotton t-shirt"), "shirt": ("shirt", "button-up shirt", "collared shirt"),
     "sweater": ("sweater", "jumper", "pullover"), "hoodie": ("hoodie", "hooded sweatshirt", "hoodie"),
@@ -181,6 +192,8 @@ class _Writer:
                                             "{He} is {g} {ctx}.")), g=self.pick(_GAIT), ctx=self.pick(_CONTEXT[self.style]))))
         extra = self.pick(("{He} has {s} skin.", "{His} skin tone is {s}.", "{He} looks to have {s} skin."))
         out.append((0, self.fill(extra, s=_SKIN[v["skin_tone"]])))
+        if self.rng.random() < 0.5:
+            out.append((0, self.fill(self.pick(_REMARKS))))
         return out
 
     def caption(self) -> str:

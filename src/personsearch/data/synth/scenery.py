@@ -110,8 +110,7 @@ def render_background(camera: CameraProfile, variant: int, rng: np.random.Genera
             draw.rectangle([x + 6, back_wall_top + 14, x + sw - 6, yh + 2], fill=_jitter(rng, (150, 170, 180), 10))
             x += sw
         ground_colours = (_jitter(rng, (205, 200, 190), 8), _jitter(rng, (170, 165, 160), 8))
-        floor = Image.new("RGB", (w, h - yh), 0)
-        image.paste(floor, (0, yh))
+        draw.rectangle([0, yh, w, h], fill=ground_colours[1])
         _tiled_floor(draw, ground, float(rng.uniform(0.8, 1.4)), ground_colours, checker=True, rng=rng)
     else:
         sky_top, sky_bottom = ((120, 160, 210), (200, 215, 230)) if variant % 2 == 0 else ((150, 160, 175), (205, 205, 210))
@@ -126,9 +125,11 @@ def render_background(camera: CameraProfile, variant: int, rng: np.random.Genera
                     ground.point(-6.0, ground.z_at_row(h * 1.3))]
             draw.polygon(path, fill=_jitter(rng, (176, 160, 132), 8))
         elif style == "plaza":
+            draw.rectangle([0, yh, w, h], fill=(140, 134, 126))
             _tiled_floor(draw, ground, float(rng.uniform(1.5, 3.0)), (_jitter(rng, (165, 158, 148), 8), (120, 116, 110)),
                          checker=False, rng=rng)
         else:
+            draw.rectangle([0, yh, w, h], fill=(128, 126, 123))
             _tiled_floor(draw, ground, float(rng.uniform(0.9, 1.6)), (_jitter(rng, (150, 148, 145), 8), (110, 108, 105)),
                          checker=False, rng=rng, x_range=(-20.0, 2.0))
             road = [ground.point(2.0, 300), ground.point(12.0, 300), ground.point(12.0, 1.0), ground.point(2.0, 1.0)]
@@ -150,7 +151,7 @@ def _weather(image: Image.Image, variant: int, rng: np.random.Generator) -> Imag
     pool = 1.0 + 0.12 * np.exp(-(((xx - cx) / (0.5 * w)) ** 2 + ((yy - cy) / (0.6 * h)) ** 2))
     vignette = 1.0 - 0.22 * (((xx / w - 0.5) * 1.6) ** 2 + ((yy / h - 0.5) * 1.6) ** 2)
     time_of_day = 1.0 - 0.08 * (variant % 3)
-    arr *= ((grime - 1.0) * 1.4 + 1.0)[..., None] * (pool * vignette * time_of_day)[..., None]
+    arr *= ((grime - 1.0) * 0.7 + 1.0)[..., None] * (pool * vignette * time_of_day)[..., None]
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 

@@ -58,3 +58,14 @@ class SynthCrop:
     viewpoint: str
     attributes: dict[str, str] = field(default_factory=dict)  # visible attribute name -> value
     jpeg_quality: int = 90
+
+
+@dataclass(frozen=True)
+class ProximityEdit:
+    """A person image re-rendered with one colour attribute changed, and its edited captions."""
+
+    image: Image.Image
+    captions: tuple[str, str]
+    attribute: str
+    old_value: str
+    new_value: str

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from personsearch.text.proximity.lexicon import colour_of, garment_region
 
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z\-]*|[^A-Za-z]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z\-]*")
+_PUNCT = re.compile(r"[,.;:!?()]")
 _PHRASE_BREAK = {"and", "with", "while", "but", "or", "that", "who", "which", "is", "has", "are", "carrying",
                  "wearing", "holding"}
 _MAX_GAP = 3  # words allowed between the colour and the garment ("red and white striped shirt" stops at "and")
@@ -24,22 +25,24 @@ class ColourPhrase:
 
 
 def colour_phrases(caption: str) -> list[ColourPhrase]:
-    """Every (colour word, garment word) pair inside one phrase, in caption order."""
-    words = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(caption) if m.group()[0].isalpha()]
+    """Every (colour word, garment word) pair inside one phrase, in caption order. A phrase ends
+    at punctuation, a conjunction / verb from the break list, or another colour word."""
+    words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(caption)]
     found = []
     for i, (word, start, end) in enumerate(words):
         colour = colour_of(word)
         if colour is None:
             continue
-        for word2, _, _ in words[i + 1:i + 2 + _MAX_GAP]:
-            if word2.lower() in _PHRASE_BREAK or (colour_of(word2) is not None):
+        prev_end = end
+        for word2, start2, end2 in words[i + 1:i + 2 + _MAX_GAP]:
+            if _PUNCT.search(caption[prev_end:start2]) or word2.lower() in _PHRASE_BREAK or colour_of(word2):
                 break
             region = garment_region(word2)
             if region is not None:
                 found.append(ColourPhrase(colour=colour, garment=word2.lower(), region=region, start=start, end=end))
                 break
-        # a punctuation mark between words also ends the phrase
-    return [p for p in found if not re.search(r"[,.;:!?]", caption[p.end:caption.lower().find(p.garment, p.end)])]
+            prev_end = end2
+    return found
 
 
 def first_colour_phrase(caption: str) -> ColourPhrase | None:

@@ -1,0 +1,59 @@
+"""Search-model registry, builder and checkpoint loader.
+
+A checkpoint is a dict with "model_kwargs" (the keyword arguments given to
+`build_search_model`, including `name`) and "model" (the state_dict).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..registry import Registry
+from .backbones import build_backbone
+from .seqnet import SeqNet
+
+MODELS: Registry[Callable[..., nn.Module]] = Registry("search model")
+
+
+def list_models() -> list[str]:
+    return MODELS.names()
+
+
+@MODELS.register("seqnet")
+def build_seqnet(
+    *,
+    num_pids: int,
+    backbone: str = "resnet50",
+    backbone_weights: str = "none",
+    freeze_bn: bool = True,
+    freeze_stem: bool = True,
+    **kwargs: Any,
+) -> SeqNet:
+    """SeqNet + NAE on a registered backbone; other keyword arguments are `SeqNet`'s (sizes, RPN/RoI, OIM...)."""
+    parts = build_backbone(backbone, weights=backbone_weights, freeze_bn=freeze_bn, freeze_stem=freeze_stem)
+    return SeqNet(backbone=parts, num_pids=num_pids, **kwargs)
+
+
+def build_search_model(name: str = "seqnet", **kwargs: Any) -> nn.Module:
+    return MODELS.get(name)(**kwargs)
+
+
+def load_search_model(checkpoint: str | Path | dict[str, Any], device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model from a checkpoint (path or loaded dict) and load its weights; returned in eval mode.
+
+    Backbone weights are never fetched here: the checkpoint's state_dict supersedes them.
+    """
+    if not isinstance(checkpoint, dict):
+        checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    missing = {"model_kwargs", "model"} - set(checkpoint)
+    if missing:
+        raise KeyError(f"checkpoint lacks {sorted(missing)}; expected keys 'model_kwargs' and 'model'")
+    kwargs = dict(checkpoint["model_kwargs"])
+    kwargs["backbone_weights"] = "none"
+    model = build_search_model(**kwargs)
+    model.load_state_dict(checkpoint["model"], strict=True)
+    return model.to(device).eval()

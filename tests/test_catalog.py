@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+from fixtures.fake_world import FakeWorld
+from fixtures.real_formats import make_prw
+
+from personsearch.cli import main
+from personsearch.data.catalog import dataset_kind, list_datasets, load_dataset, write_dataset
+from personsearch.data.records import CaptionData, CropData, DetectionData, SceneRecord, SceneSearchData
+from personsearch.data.stats import dataset_stats, format_stats
+
+NAMES = ["crowdhuman", "cuhk-pedes", "cuhk-sysu", "cuhk03", "ecp", "icfg-pedes", "luperson", "market1501", "msmt17", "prw", "rstpreid"]
+RECORDS = {"scene": SceneSearchData, "caption": CaptionData, "crop": CropData, "detection": DetectionData}
+
+
+def test_names_kinds_and_unknown_name(tmp_path):
+    assert list_datasets() == NAMES
+    assert [dataset_kind(n) for n in ("prw", "rstpreid", "msmt17", "ecp")] == ["scene", "caption", "crop", "detection"]
+    with pytest.raises(KeyError, match="unknown dataset 'sysu'; valid choices: crowdhuman, cuhk-pedes"):
+        load_dataset("sysu", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def tiny_world():
+    world_module = pytest.importorskip("personsearch.data.synth.world")
+    return world_module.SynthWorld(size="tiny", seed=1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_format_round_trips_a_tiny_world(tmp_path, tiny_world, name):
+    result = write_dataset(name, tiny_world, tmp_path, workers=1, show_progress=False)
+    data = load_dataset(name, tmp_path, **({"include_val": True} if name == "msmt17" else {}))
+    assert isinstance(data, RECORDS[dataset_kind(name)])
+    stats = {s.split: s for s in dataset_stats(data)}
+    scene = isinstance(data, (SceneSearchData, DetectionData))
+    counted = sum(s.images for s in stats.values() if not (scene and s.split == "query"))
+    assert result.num_images == counted == (tiny_world.num_scenes if scene else tiny_world.num_crops)
+    if isinstance(data, SceneSearchData):
+        assert data.queries and data.num_train_pids > 0
+        assert stats["query"].boxes == len(data.queries)
+    if isinstance(data, CaptionData):
+        assert stats["train"].caption_words[1] > 0
+    if name != "luperson" and isinstance(data, CropData):
+        assert data.query and all(any(g.pid == q.pid for g in data.gallery) for q in data.query)
+
+
+def test_stats_table_of_a_fixture():
+    scenes = [
+        SceneRecord(name="a", image_path="a", boxes=np.zeros((3, 4), np.float32), pids=np.array([0, 0, -1]), camera=1),
+        SceneRecord(name="b", image_path="b", boxes=np.zeros((2, 4), np.float32), pids=np.array([0, 1]), camera=2),
+    ]
+    data = SceneSearchData(name="x", root="r", train=scenes, gallery=[], queries=[], num_train_pids=2)
+    train, gallery, query = dataset_stats(data)
+    assert (train.images, train.boxes, train.identities, train.boxes_per_identity, train.cameras) == (2, 5, 2, (2.0, 1, 3), 2)
+    assert gallery.images == 0 and gallery.boxes_per_identity is None
+    table = format_stats([train, gallery, query]).splitlines()
+    assert table[0].split()[:4] == ["split", "images", "boxes", "identities"]
+    assert table[2].split()[:8] == ["train", "2", "5", "2", "2.0", "/", "1", "/"]
+
+
+def test_cli_stats_and_errors(tmp_path, capsys):
+    make_prw(tmp_path)
+    assert main(["data", "stats", "--format", "prw", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "gallery" in out and "query" in out
+    assert main(["data", "stats", "--format", "prw", str(tmp_path / "missing")]) == 1
+    assert "frame_train.mat: file not found" in capsys.readouterr().err
+
+
+def test_cli_generate_prints_caps(tmp_path, capsys):
+    pytest.importorskip("personsearch.data.synth.world")
+    out = tmp_path / "sysu"
+    assert main(["data", "generate", "--format", "cuhk-sysu", "--size", "tiny", "--seed", "0", "--out", str(out), "--workers", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote cuhk-sysu: 30 images" in printed and "note: TestG4000: gallery capped at" in printed
+    assert (out / "annotation" / "test" / "train_test" / "TestG4000.mat").is_file()
+    assert main(["data", "stats", "--format", "cuhk-sysu", str(out)]) == 0
+    assert "note: gallery size 100 capped at" in capsys.readouterr().out
+
+
+def test_write_dataset_passes_options(tmp_path):
+    result = write_dataset("luperson", FakeWorld(), tmp_path, show_progress=False)
+    assert result.num_images == 17

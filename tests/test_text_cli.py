@@ -1,0 +1,101 @@
+"""Tiny end-to-end runs through the CLI: train, resume, eval, eval-results, proximity, search."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from personsearch.cli import main
+from personsearch.data.catalog import load_dataset, write_dataset
+from personsearch.data.synth.world import SynthWorld
+
+
+@pytest.fixture(scope="module")
+def world_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text") / "cuhk"
+    write_dataset("cuhk-pedes", SynthWorld(size="tiny", seed=0), root, workers=1, show_progress=False)
+    return root
+
+
+def _json(capsys):
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_eval_search_end_to_end(world_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["text", "train", "--config", "preset:ctlg_tiny", f"data.root={world_root}", f"output_dir={run}",
+            "train.epochs=2", "model.feature_mixup_p=0.5", "data.pixel_mixup_p=0.3"]
+    assert main(args) == 0
+    out = _json(capsys)
+    assert out["epochs"] == 2 and np.isfinite(out["last"]["loss"])
+    for name in ("last.pth", "epoch_2.pth", "metrics.csv", "curves.png", "config.yaml"):
+        assert (run / name).is_file(), name
+    ckpt = torch.load(run / "last.pth", map_location="cpu", weights_only=True)
+    assert {"model", "model_kwargs", "config"} <= set(ckpt)
+
+    # Resume from epoch 1 to 2 reproduces the uninterrupted run's weights exactly.
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    shutil.copy(run / "epoch_1.pth", resumed / "last.pth")
+    assert main(args[:-3] + [f"output_dir={resumed}", "train.epochs=2", "model.feature_mixup_p=0.5",
+                             "data.pixel_mixup_p=0.3", "--resume"]) == 0
+    capsys.readouterr()
+    again = torch.load(resumed / "last.pth", map_location="cpu", weights_only=True)
+    assert again["epoch"] == 2
+    for key, value in ckpt["model"].items():
+        assert torch.allclose(value.float(), again["model"][key].float(), atol=1e-6), key
+
+    results = tmp_path / "res.npz"
+    assert main(["text", "eval", "--config", str(run / "config.yaml"), "--checkpoint", str(run / "last.pth"),
+                 "--save-results", str(results)]) == 0
+    metrics = _json(capsys)
+    data = load_dataset("cuhk-pedes", world_root)
+    assert metrics["num_queries"] == sum(len(r.captions) for r in data.test)
+    for key in ("R1", "R5", "R10", "mAP", "mINP"):
+        assert 0.0 <= metrics[key] <= 100.0
+    with np.load(results) as z:
+        assert z["sim"].shape == (metrics["num_queries"], len({r.image_path for r in data.test}))
+    assert main(["text", "eval-results", str(results)]) == 0
+    assert _json(capsys)["mAP"] == pytest.approx(metrics["mAP"])
+
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for record in data.test[:6]:
+        shutil.copy(record.image_path, gallery)
+    report = tmp_path / "report"
+    search = ["text", "search", "a person in a blue top", "--gallery", str(gallery), "--top-k", "4",
+              "--checkpoint", str(run / "last.pth"), "--device", "cpu"]
+    assert main(search + ["--out", str(report)]) == 0
+    found = _json(capsys)
+    assert found["num_crops"] == 6 and found["embedded_now"] == 6
+    scores = [h["score"] for h in found["hits"]]
+    assert len(scores) == 4 and scores == sorted(scores, reverse=True)
+    page = (report / "report.html").read_text()
+    assert "a person in a blue top" in page and page.count("<figure>") == 4
+    assert (report / "ranked.png").is_file()
+    assert main(search) == 0  # unchanged gallery: the saved index is reused
+    assert _json(capsys)["embedded_now"] == 0
+
+
+def test_proximity_command_writes_a_loadable_dataset(world_root, tmp_path, capsys):
+    out = tmp_path / "prox"
+    assert main(["text", "proximity", "--format", "cuhk-pedes", "--root", str(world_root), "--out", str(out),
+                 "--editor", "synthetic", "--per-image", "1"]) == 0
+    result = _json(capsys)
+    source = load_dataset("cuhk-pedes", world_root)
+    data = load_dataset("cuhk-pedes", out)
+    assert result["num_generated"] == len(source.train) - result["num_skipped"] > 0
+    assert len(data.train) == len(source.train) + result["num_generated"]
+    assert len(data.test) == len(source.test)
+    assert data.num_train_pids == source.num_train_pids + result["num_generated"]
+    log = json.loads((out / "proximity_pairs.json").read_text())
+    assert all(entry["old_value"] != entry["new_value"] for entry in log)
+
+
+def test_input_errors_are_reported_plainly(tmp_path, capsys):
+    assert main(["text", "eval-results", str(tmp_path / "missing.npz")]) == 1
+    assert "not found" in capsys.readouterr().err
+    assert main(["text", "search", "x", "--gallery", str(tmp_path), "--checkpoint", str(tmp_path / "no.pth")]) == 1
+    assert "personsearch text train" in capsys.readouterr().err
