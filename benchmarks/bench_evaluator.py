@@ -24,15 +24,20 @@ from reference_protocol import reference_search
 from synthetic_search import per_image_lists, synthetic_search_problem
 
 
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start
+def timed(fn, *args, repeat=1, **kwargs):
+    """(result, best wall time over `repeat` runs): the best run is the least disturbed by other load."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        best = min(best, time.perf_counter() - start)
+    return out, best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-queries", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each timing of ours; the best is kept")
     args = parser.parse_args()
 
     (data, dets, qf, qd), t_gen = timed(synthetic_search_problem)
@@ -43,8 +48,8 @@ def main() -> None:
     rows = []
     for label, cross, cbgm in (("all gallery", False, None), ("cross-camera", True, None),
                                ("all gallery + CBGM (k1=30, k2=4)", False, CBGM_PRESETS["prw"])):
-        truth, t_truth = timed(build_search_truth, data, dets.names, cross_camera=cross)
-        metrics, t_eval = timed(scene_search_metrics, qf, dets, truth, cbgm=cbgm, query_dets=qd)
+        truth, t_truth = timed(build_search_truth, data, dets.names, cross_camera=cross, repeat=args.repeat)
+        metrics, t_eval = timed(scene_search_metrics, qf, dets, truth, cbgm=cbgm, query_dets=qd, repeat=args.repeat)
         s = metrics.summary()
         rows.append((label, t_truth + t_eval, s))
         print(f"{label}: ground truth {t_truth:.2f} s + metrics {t_eval:.2f} s; mAP {s['mAP']:.2f} "
@@ -54,7 +59,7 @@ def main() -> None:
     gt_boxes = [records[str(n)].boxes for n in dets.names]
     gt_ptr = np.concatenate([[0], np.cumsum([len(b) for b in gt_boxes])])
     det, t_det = timed(detection_metrics, gt_ptr, np.concatenate(gt_boxes), dets.image_index, dets.boxes,
-                       dets.scores, det_thresh=0.01)
+                       dets.scores, det_thresh=0.01, repeat=args.repeat)
     print(f"detection AP/recall (all detections): {t_det:.2f} s; AP {100 * det.ap:.2f} recall {100 * det.recall:.2f}")
 
     n = args.reference_queries

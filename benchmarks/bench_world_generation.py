@@ -57,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = args.sizes + (["medium"] if args.medium else [])
     rows = []
+    load_before = os.getloadavg()[0]
     for size in sizes:
         world = SynthWorld(size=size, seed=args.seed)
         for workers in args.workers:
@@ -75,6 +76,8 @@ def main() -> None:
         f"Python {platform.python_version()}, {platform.system()}",
         f"- Command: `{command.strip()}`",
         "- Times include JPEG encoding at each camera's quality (in memory), not disk writes.",
+        f"- 1-minute load average before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+        "(above the core count, other work shared the CPU and the figures are pessimistic).",
         "",
         "| world | workers | scenes | scene s | ms/scene | crops | crop s | ms/crop | total s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -3,6 +3,7 @@ forward pass (like proposal sampling) and flip augmentation in the data."""
 
 import csv
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -77,19 +78,21 @@ def iteration_losses(folder: Path) -> list[tuple[str, str, str]]:
 
 
 def test_resume_after_an_epoch_repeats_the_uninterrupted_run(tmp_path):
-    records = write_scenes(tmp_path / "images")
-    straight = run(tmp_path / "a", records, epochs=3)
+    records = write_scenes(tmp_path / "images", count=6)
+    straight = run(tmp_path / "a", records, epochs=2)
     run(tmp_path / "b", records, epochs=1)
-    resumed = run(tmp_path / "b", records, epochs=3, resume="auto", scramble=True)
+    shutil.copytree(tmp_path / "b", tmp_path / "c")
+    resumed = run(tmp_path / "b", records, epochs=2, resume="auto", scramble=True)
     assert resumed.resumed_from == str(tmp_path / "b" / "last.pth")
     reference = iteration_losses(tmp_path / "a")
-    assert len(reference) == 9  # 6 images / batch 2 = 3 iterations per epoch
+    assert len(reference) == 6  # 6 images / batch 2 = 3 iterations per epoch; LR decays after epoch 1
     assert iteration_losses(tmp_path / "b") == reference
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
-    # Resuming from an explicit epoch file (not last.pth) works the same way.
-    run(tmp_path / "c", records, epochs=2)
-    run(tmp_path / "c", records, epochs=3, resume=str(tmp_path / "c" / "epoch_2.pth"), scramble=True)
+    # An explicit epoch file works the same way, and iterations.csv rows after it are replaced.
+    with open(tmp_path / "c" / "iterations.csv", "a") as handle:
+        handle.write("4,2,99.0,99.0,99.0,0.1\n")  # a row of a run cut short during epoch 2
+    run(tmp_path / "c", records, epochs=2, resume=str(tmp_path / "c" / "epoch_1.pth"), scramble=True)
     assert iteration_losses(tmp_path / "c") == reference
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import personsearch.data.catalog as catalog
 from personsearch.cli import main
-from personsearch.evaluation import GalleryDetections, QueryDetections, SearchResults, save_results
+from personsearch.evaluation import QueryDetections, SearchResults, save_results
 from test_eval_scene_search import hand_case
 
 

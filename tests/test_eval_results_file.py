@@ -57,7 +57,8 @@ def test_query_detections_are_optional(tmp_path):
     (lambda a: a.update(det_boxes=a["det_boxes"][:, :3]), r"det_boxes: expected shape \(8, 4\)"),
     (lambda a: a.update(det_scores=a["det_scores"][:5]), r"det_scores: expected shape \(8,\)"),
     (lambda a: a.update(det_image_index=a["det_image_index"] + 3), r"det_image_index: values must lie in \[0, 5\)"),
-    (lambda a: a.update(det_image_index=a["det_image_index"].astype(np.float32)), "det_image_index: expected an integer"),
+    (lambda a: a.update(det_image_index=a["det_image_index"].astype(np.float32)),
+     "det_image_index: expected an integer"),
     (lambda a: a.update(query_feats=a["query_feats"][:, :3]), r"query_feats: expected shape \(\*, 4\)"),
     (lambda a: a["det_feats"].__setitem__((0, 0), np.nan), "det_feats: contains NaN"),
     (lambda a: a.update(gallery_names=np.array(["A.jpg"] * 5)), "gallery_names: duplicate names"),
@@ -92,7 +93,8 @@ def test_dataset_mismatches():
     data, a = arrays()
     names = a["gallery_names"].copy()
     names[0] = "Z.jpg"
-    with pytest.raises(ResultsFormatError, match=r"R.npz: gallery_names: 1 names are not gallery images of hand, e.g. \['Z.jpg'\]"):
+    expected = r"R.npz: gallery_names: 1 names are not gallery images of hand, e.g. \['Z.jpg'\]"
+    with pytest.raises(ResultsFormatError, match=expected):
         check_against_dataset(_results(dict(a, gallery_names=names)), data, "R.npz")
     keep = a["det_image_index"] < 4
     fewer = dict(a, gallery_names=a["gallery_names"][:4], det_image_index=a["det_image_index"][keep],

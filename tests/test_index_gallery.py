@@ -164,3 +164,14 @@ def test_empty_or_missing_gallery(tmp_path):
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(ValueError, match="folder of images or a video"):
         build(FakeSearchModel(), tmp_path / "file.txt")
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+
+    from personsearch.media import read_image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.new("RGB", (40, 20), RED).save(tmp_path / "phone.jpg", exif=exif)
+    assert read_image(tmp_path / "phone.jpg").size == (20, 40)

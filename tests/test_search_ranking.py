@@ -1,4 +1,7 @@
 import dataclasses
+import hashlib
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -33,7 +36,7 @@ def test_search_ranks_the_same_colour_first(searcher):
         (str(folder / "1.png"), (32.0, 0.0, 64.0, 48.0)),  # orange
         (str(folder / "1.png"), (0.0, 0.0, 32.0, 48.0)),  # green (ties keep index order; blue is last)
     ]
-    assert [hit.rank for hit in hits] == [1, 2, 3, 4]
+    assert [hit.rank for hit in hits] == [1, 2, 3, 4] and isinstance(hits[0], Hit)
     assert hits[0].score == pytest.approx(1.0, abs=2e-3)
     assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
     assert hits[0].detection_score == pytest.approx(230 / 255, abs=1e-3)
@@ -124,16 +127,12 @@ def test_model_identity_follows_the_weights(searcher, tmp_path):
 
 
 def test_from_checkpoint_hashes_the_file(tmp_path, monkeypatch):
-    import sys
-    import types
-
     fake_module = types.ModuleType("personsearch.models.search_model")
     fake_module.load_search_model = lambda path, device="cpu": FakeSearchModel()
     monkeypatch.setitem(sys.modules, "personsearch.models.search_model", fake_module)
     checkpoint = tmp_path / "model.pth"
     checkpoint.write_bytes(b"weights")
     searcher = PersonSearcher.from_checkpoint(checkpoint)
-    assert searcher.model_id == "sha256:" + __import__("hashlib").sha256(b"weights").hexdigest()
+    assert searcher.model_id == "sha256:" + hashlib.sha256(b"weights").hexdigest()
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
         PersonSearcher.from_checkpoint(tmp_path / "missing.pth")
-    assert isinstance(Hit, type)

@@ -20,7 +20,9 @@ def world_root(tmp_path_factory):
 
 
 def _json(capsys):
-    return json.loads(capsys.readouterr().out)
+    """The JSON object a command prints last (training also prints one line per epoch)."""
+    out = capsys.readouterr().out
+    return json.loads(out if out.startswith("{") else out[out.index("\n{") + 1:])
 
 
 def test_train_eval_search_end_to_end(world_root, tmp_path, capsys):

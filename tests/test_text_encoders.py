@@ -42,6 +42,7 @@ def test_square_imagenet_position_embeddings_are_resized_bilinearly(tmp_path):
     assert resize_pos_embed(state["pos_embed"], (5, 3)).shape == (1, 16, 8)
 
 
+@pytest.mark.slow
 def test_offline_minilm_matches_the_reference_implementation():
     from transformers import AutoModel
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 VIDEO_EXTENSIONS = frozenset({".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".webm", ".wmv"})
@@ -80,11 +80,14 @@ def list_image_files(folder: str | Path, recursive: bool = False) -> list[str]:
 
 
 def read_image(path: str | Path) -> Image.Image:
-    """An RGB image, fully decoded; UnreadableImageError (with the reason) if it cannot be."""
+    """An RGB image, fully decoded and turned upright per its EXIF orientation.
+
+    Raises UnreadableImageError (with the reason) if it cannot be decoded.
+    """
     try:
         with Image.open(path) as image:
             image.load()
-            return image.convert("RGB")
+            return ImageOps.exif_transpose(image).convert("RGB")
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImageError(f"{type(exc).__name__}: {exc}") from None
 

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", required=True, choices=DATASETS)
     parser.add_argument("--root", required=True, help="dataset folder in its original layout")
     parser.add_argument("--gallery-size", type=int, default=None,
-                        help="CUHK-SYSU gallery size: 50, 100 (default), 500, 1000, 2000, 4000, or -1 for the whole test set")
+                        help="CUHK-SYSU gallery size: 50, 100 (default), 500, 1000, 2000, 4000; "
+                             "-1 for the whole test set")
     parser.add_argument("--cross-camera", action="store_true",
                         help="PRW: leave the query's camera out of its gallery")
     parser.add_argument("--cbgm", action="store_true",

@@ -6,9 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from personsearch.engine.csvfiles import read_rows_csv
 from personsearch.utils.atomic import atomic_path
 
@@ -24,6 +21,10 @@ def plot_training_curves(
     *, epochs_csv: str | os.PathLike, iterations_csv: str | os.PathLike, out_path: str | os.PathLike
 ) -> Path:
     """Draw the curves found in the two metric CSV files into `out_path` (written atomically)."""
+    # imported here: matplotlib is only needed when a figure is drawn, not by every process
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     by_epoch = read_rows_csv(Path(epochs_csv))
     by_iter = read_rows_csv(Path(iterations_csv))
     loss_rows, loss_x = (by_iter, "iteration") if len(by_iter) >= 2 else (by_epoch, "iteration")

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms.functional import pil_to_tensor
 from tqdm import tqdm
 
 from personsearch import media
@@ -40,7 +39,8 @@ def default_index_path(gallery: str | Path) -> Path:
 
 def image_to_tensor(image: Image.Image, device: str | torch.device) -> torch.Tensor:
     """A float CHW RGB tensor in [0, 1] on `device`."""
-    return pil_to_tensor(image.convert("RGB")).to(device=device, dtype=torch.float32).div_(255.0)
+    pixels = torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8))
+    return pixels.permute(2, 0, 1).to(device=device, dtype=torch.float32).div_(255.0)
 
 
 @dataclass

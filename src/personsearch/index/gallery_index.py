@@ -121,8 +121,11 @@ class GalleryIndex:
             raise
         except (OSError, KeyError, ValueError) as exc:
             raise IndexFormatError(f"{path}: not a personsearch gallery index ({exc})") from None
-        meta = json.loads(str(arrays["metadata"]))
-        version = meta.get("format_version")
+        try:
+            meta = json.loads(str(arrays["metadata"]))
+        except json.JSONDecodeError as exc:
+            raise IndexFormatError(f"{path}: index metadata is not valid JSON ({exc})") from None
+        version = meta.get("format_version") if isinstance(meta, dict) else None
         if version != FORMAT_VERSION:
             raise IndexFormatError(
                 f"{path}: index format version {version} is not supported (this personsearch reads "

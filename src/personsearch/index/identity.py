@@ -21,7 +21,8 @@ def module_identity(model: torch.nn.Module) -> str:
     """`state-sha256:<hex>` of a module's class, parameter and buffer names, shapes and values."""
     digest = hashlib.sha256(type(model).__qualname__.encode())
     for name, tensor in sorted(model.state_dict().items()):
-        tensor = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        shape = tensor.shape
+        tensor = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tensor.dtype}:{tuple(shape)}".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return f"state-sha256:{digest.hexdigest()}"

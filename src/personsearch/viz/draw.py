@@ -33,6 +33,8 @@ def draw_boxes(
     label_font = font(max(10, round(max(out.size) / 40)))
     for position, box in enumerate(boxes):
         x1, y1, x2, y2 = (float(v) for v in box)
+        # A dark inner rim keeps the outline visible on backgrounds of its own colour.
+        draw.rectangle((x1, y1, x2, y2), outline=(0, 0, 0), width=2 * line_width)
         draw.rectangle((x1, y1, x2, y2), outline=color, width=line_width)
         if labels is not None and labels[position]:
             left, top, right, bottom = draw.textbbox((0, 0), labels[position], font=label_font)

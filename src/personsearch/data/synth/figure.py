@@ -169,16 +169,13 @@ class _FigureDrawer:
         back = self.view == "back"
         self.hair_behind()
         swing = math.sin(self.phase)
-        legs = {}
         for side in ("left", "right"):
             sx = self.side_x(side)
             lift = 0.028 * max(0.0, swing if side == "left" else -swing)
             hip = (sx * 0.047 * b, 0.5)
             knee = (sx * 0.05 * b, 0.725 - lift * 0.5)
             ankle = (sx * 0.05 * b, 0.945 - lift)
-            legs[side] = (hip, knee, ankle)
-            self.leg(hip, knee, ankle, sx, front=not back)
-        self.sole = 0.99
+            self.leg(hip, knee, ankle)
         self.pelvis()
         self.torso_front_back()
         if a["bag"] == "backpack" and not back:
@@ -200,7 +197,7 @@ class _FigureDrawer:
         if a["bag"] == "handbag":
             self.handbag(wrists[a["bag_side"]], self.side_x(a["bag_side"]))
         self.head_front_back(back)
-        if a["carried"] != NONE:
+        if carried_visible(a, self.view):
             self.carried(wrists[CARRY_HAND], self.side_x(CARRY_HAND))
 
     def hair_behind(self) -> None:
@@ -213,7 +210,7 @@ class _FigureDrawer:
         if style == "bun":
             c.ellipse(0.0, 0.0, 0.03, 0.026, hair)
 
-    def leg(self, hip, knee, ankle, sx: float, front: bool) -> None:
+    def leg(self, hip, knee, ankle) -> None:
         a, c, col, b = self.a, self.c, self.col, self.b
         lower = a["lower_type"]
         covered = lower in ("trousers", "jeans")
@@ -223,7 +220,7 @@ class _FigureDrawer:
             mid = (hip[0] + (knee[0] - hip[0]) * 0.55, hip[1] + (knee[1] - hip[1]) * 0.55)
             c.limb(mid, knee, 0.062 * b, col.skin)
         c.limb(knee, ankle, 0.058 * b, col.lower if covered else col.skin)
-        self.shoe(ankle, sx, side_view=False)
+        self.shoe(ankle, 0.0, side_view=False)
 
     def shoe(self, ankle, direction: float, side_view: bool) -> None:
         a, c, col = self.a, self.c, self.col
@@ -473,7 +470,6 @@ class _FigureDrawer:
         lowest = max(legs[near][2][1], legs[far][2][1])
         dy = 0.945 - lowest
         legs = {k: tuple((x, y + dy) if i > 0 else (x, y) for i, (x, y) in enumerate(v)) for k, v in legs.items()}
-        self.sole = 0.99
 
         if a["hair_style"] == "long":
             c.poly([(0.0, 0.03), (0.05, 0.05), (0.06, 0.24), (0.01, 0.24)], _scale(col.hair, 0.85))
