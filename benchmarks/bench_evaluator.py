@@ -3,7 +3,7 @@
     python benchmarks/bench_evaluator.py [--reference-queries 40]
 
 Builds a synthetic PRW-sized problem (2,057 queries, 6,112 gallery frames, about 19
-detections a frame of which about 14 score >= 0.5, 256-d features), times the library's
+detections a frame of which about 13 score >= 0.5, 256-d features), times the library's
 evaluator on all queries (all-gallery, cross-camera, CBGM, detection AP), times the
 reference on a subset of queries, checks both agree to 1e-6 on that subset, and prints a
 Markdown table of the figures.

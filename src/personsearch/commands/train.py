@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from personsearch.config import apply_overrides, load_config
@@ -27,7 +28,7 @@ def _train(args: argparse.Namespace) -> int:
     except NonFiniteLossError as exc:
         print(f"personsearch: error: {exc}", file=sys.stderr)
         return 1
-    if history:
+    if history and int(os.environ.get("RANK", 0)) == 0:  # one summary under torchrun
         print(json.dumps({"output_dir": cfg.get("output_dir"), **history[-1]}))
     return 0
 

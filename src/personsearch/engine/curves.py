@@ -52,7 +52,7 @@ def plot_training_curves(
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.05, right=0.98, bottom=0.13, top=0.92, wspace=0.25)
     out_path = Path(out_path)
     with atomic_path(out_path, suffix=".png") as tmp:
         figure.savefig(tmp, format="png")

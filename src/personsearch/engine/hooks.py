@@ -102,13 +102,17 @@ class CurvesHook(HookBase):
         self.epochs_csv = folder / epochs_csv
         self.iterations_csv = folder / iterations_csv
         self.png = folder / png
+        self._drawn_at: int | None = None  # iteration of the latest drawing
 
-    def _draw(self) -> None:
-        if du.is_main_process() and (self.epochs_csv.is_file() or self.iterations_csv.is_file()):
+    def _draw(self, trainer: "Trainer") -> None:
+        if self._drawn_at == trainer.iteration or not du.is_main_process():
+            return
+        if self.epochs_csv.is_file() or self.iterations_csv.is_file():
             plot_training_curves(epochs_csv=self.epochs_csv, iterations_csv=self.iterations_csv, out_path=self.png)
+            self._drawn_at = trainer.iteration
 
     def after_epoch(self, trainer: "Trainer") -> None:
-        self._draw()
+        self._draw(trainer)
 
     def after_train(self, trainer: "Trainer") -> None:
-        self._draw()
+        self._draw(trainer)  # a run stopped mid-epoch still gets its curves up to the stop

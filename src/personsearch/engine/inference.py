@@ -14,6 +14,7 @@ from typing import Iterable
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops import box_iou
 from tqdm import tqdm
 
 from personsearch.data.records import SceneRecord, SceneSearchData
@@ -21,14 +22,6 @@ from personsearch.data.scene_dataset import SceneDataset, collate_scenes
 from personsearch.engine.data_loader import build_test_loader
 
 CONTEXT_IOU = 0.5  # query-image detections overlapping the query box this much are the query itself
-
-
-def _box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    lt = torch.maximum(a[:, None, :2], b[None, :, :2])
-    rb = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (rb - lt).clamp(min=0).prod(-1)
-    area = lambda x: (x[:, 2] - x[:, 0]).clamp(min=0) * (x[:, 3] - x[:, 1]).clamp(min=0)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter).clamp(min=1e-9)
 
 
 def _loader(records: list[SceneRecord], batch_size: int, num_workers: int):
@@ -112,7 +105,7 @@ def run_search_inference(
     context = []
     for record in query_records:
         det = gallery[name_to_gallery[record.name]] if record.name in name_to_gallery else by_name[record.name]
-        iou = _box_iou(torch.from_numpy(det["boxes"]), torch.from_numpy(record.boxes)).reshape(-1)
+        iou = box_iou(torch.from_numpy(det["boxes"]), torch.from_numpy(record.boxes)).reshape(-1)
         others = (iou < CONTEXT_IOU).numpy()
         context.append({key: value[others] for key, value in det.items()})
     g, c = _stack(gallery, dim), _stack(context, dim)

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from personsearch.config import ConfigError, save_config
 from personsearch.engine import distributed as du
@@ -142,4 +143,7 @@ def build_trainer(
         path = find_resume_checkpoint(resume, output_dir)
         if path is not None:
             trainer.load_state_dict(load_checkpoint(path, map_location=device), source=str(path))
+        if du.is_main_process():
+            where = f"{path} (epoch {trainer.epoch}, iteration {trainer.iteration})" if path else None
+            tqdm.write(f"resuming from {where}" if where else f"no checkpoint in {output_dir}; starting fresh")
     return trainer

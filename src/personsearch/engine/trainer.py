@@ -157,7 +157,8 @@ class Trainer:
             for name, value in values.items():
                 sums[name] += value
             rate = images_seen / max(time.perf_counter() - start, 1e-9)
-            bar.set_postfix({name: f"{value:.3f}" for name, value in values.items() if name != "lr"} | {"img/s": f"{rate:.2f}"})
+            shown = {name.removeprefix("loss_"): f"{value:.3f}" for name, value in values.items() if name != "lr"}
+            bar.set_postfix(shown | {"lr": f"{values['lr']:.2e}", "img/s": f"{rate:.2f}"}, refresh=False)
             for hook in self.hooks:
                 hook.after_step(self)
         bar.close()

@@ -8,7 +8,7 @@ import csv
 import os
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from tqdm import tqdm
 

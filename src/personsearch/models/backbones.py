@@ -37,7 +37,8 @@ class RoIHead(nn.Module):
 
 class BackboneParts(NamedTuple):
     body: nn.Module  # image batch -> (B, body_channels, H/16, W/16)
-    head: RoIHead  # (N, body_channels, h, w) -> {"feat_res4": (N, body_channels, 1, 1), "feat_res5": (N, head_channels, 1, 1)}
+    # (N, body_channels, h, w) -> {"feat_res4": (N, body_channels, 1, 1), "feat_res5": (N, head_channels, 1, 1)}
+    head: RoIHead
     body_channels: int
     head_channels: int
 
@@ -137,4 +138,6 @@ def build_backbone(
     body, head = split.body, split.head
     if freeze_bn:
         body, head = freeze_batch_norm(body), freeze_batch_norm(head)
-    return BackboneParts(body=body, head=RoIHead(head), body_channels=split.body_channels, head_channels=split.head_channels)
+    return BackboneParts(
+        body=body, head=RoIHead(head), body_channels=split.body_channels, head_channels=split.head_channels
+    )

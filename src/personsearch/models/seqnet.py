@@ -112,7 +112,9 @@ class SeqNet(nn.Module):
         anchor_generator = AnchorGenerator(sizes=(tuple(anchor_sizes),), aspect_ratios=(tuple(anchor_aspect_ratios),))
         self.rpn = RegionProposalNetwork(
             anchor_generator=anchor_generator,
-            head=RPNHead(in_channels=backbone.body_channels, num_anchors=anchor_generator.num_anchors_per_location()[0]),
+            head=RPNHead(
+                in_channels=backbone.body_channels, num_anchors=anchor_generator.num_anchors_per_location()[0]
+            ),
             fg_iou_thresh=rpn_fg_iou_thresh,
             bg_iou_thresh=rpn_bg_iou_thresh,
             batch_size_per_image=rpn_batch_size_per_image,
@@ -206,5 +208,6 @@ class SeqNet(nn.Module):
             raise ValueError(f"got {len(images)} images but {len(boxes_list)} box tensors")
         image_list, features, targets = self._features(images, [{"boxes": boxes} for boxes in boxes_list])
         boxes = [target["boxes"] for target in targets]
-        embeddings, _ = self.roi_heads.embedding_head(self.roi_heads.reid_features(features, boxes, image_list.image_sizes))
+        reid_features = self.roi_heads.reid_features(features, boxes, image_list.image_sizes)
+        embeddings, _ = self.roi_heads.embedding_head(reid_features)
         return embeddings
