@@ -20,7 +20,16 @@ from personsearch.index import (
 )
 from personsearch.index.builder import image_to_tensor
 
-__all__ = ["Hit", "PersonSearcher"]
+__all__ = ["Hit", "PersonSearcher", "TextSearcher"]
+
+
+def __getattr__(name: str):
+    # TextSearcher pulls in the text encoders; import it only when asked for.
+    if name == "TextSearcher":
+        from personsearch.text.searcher import TextSearcher
+
+        return TextSearcher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PersonSearcher:
