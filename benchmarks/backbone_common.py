@@ -21,7 +21,6 @@ PRESET = "preset:seqnet_synth_prw"
 # min_size -> max_size: the preset's 360/640 bound, scaled with the short side
 INPUT_SIZES = {360: 640, 540: 960}
 BASELINE_INPUT = 360
-WORLD_MARKER = "personsearch_world.json"  # same marker as `personsearch demo` writes
 
 
 @dataclass(frozen=True)
@@ -51,26 +50,11 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
 )}
 
 
-def world_is_complete(root: Path) -> bool:
-    """A finished PRW-format world: our marker, or the files the PRW writer writes last."""
-    return (root / WORLD_MARKER).is_file() or ((root / "frame_test.mat").is_file()
-                                                and (root / "query_info.txt").is_file())
-
-
 def ensure_prw_world(size: str, seed: int, cache: Path) -> Path:
     """`cache/prw-SIZE-seedSEED`, written once (later runs reuse it)."""
-    from personsearch.data.catalog import write_dataset
-    from personsearch.data.synth.world import SynthWorld
-    from personsearch.utils.atomic import atomic_write_json
+    from personsearch.data.world_cache import ensure_synthetic_dataset
 
-    root = Path(cache) / f"prw-{size}-seed{seed}"
-    if world_is_complete(root):
-        print(f"reusing the synthetic world in {root}")
-        return root
-    print(f"writing a synthetic PRW-format world ({size}, seed {seed}) to {root}")
-    write_dataset("prw", SynthWorld(size=size, seed=seed), root, workers=2, show_progress=True)
-    atomic_write_json(root / WORLD_MARKER, {"format": "prw", "size": size, "seed": seed})
-    return root
+    return ensure_synthetic_dataset("prw", Path(cache) / f"prw-{size}-seed{seed}", size=size, seed=seed)
 
 
 def preset_config(variant: Variant, extra: list[str] = ()) -> dict[str, Any]:
@@ -101,8 +85,10 @@ def measure_inference(
     """Gallery inference (detection + embeddings, batch 1) over `images` in a fresh Python
     process; either `model_kwargs` (random weights, seed 0) or a `checkpoint` holding
     "model_kwargs" and "model". Returns images_per_s, ms_per_image, peak_rss_mib (the
-    process's whole peak), inference_rss_mib (peak minus the resident size just before
-    the first forward pass: model and decoded images loaded), detections_per_image, params_m."""
+    process's peak resident set size, Linux VmHWM), inference_rss_mib (the peak during
+    inference minus the resident size just before the first forward pass, with the model
+    and the decoded images loaded; an upper bound when peak_reset is False),
+    detections_per_image, params_m."""
     if (model_kwargs is None) == (checkpoint is None):
         raise ValueError("give exactly one of model_kwargs and checkpoint")
     spec = {"images": [str(p) for p in images], "min_size": min_size, "max_size": max_size,
@@ -118,18 +104,23 @@ def measure_inference(
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _current_rss_mib() -> float:
+def _status_mib(field: str) -> float:
+    """A field of /proc/self/status in MiB: VmRSS (resident now) or VmHWM (peak resident).
+    Not `getrusage`'s ru_maxrss: Linux carries the parent's peak into a child across exec,
+    so a child started by a big training process would report the parent's peak."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024.0
-    raise OSError("no VmRSS in /proc/self/status")
+    raise OSError(f"no {field} in /proc/self/status (Linux only)")
 
 
-def _peak_rss_mib() -> float:
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
+def _reset_peak_rss() -> bool:
+    """Reset VmHWM to the current resident size (Linux >= 4.0); False when not permitted."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
 
 
 def _worker(spec_path: str) -> None:
@@ -164,7 +155,9 @@ def _worker(spec_path: str) -> None:
     images = [torch.from_numpy(np.asarray(read_rgb_image(p), dtype=np.uint8).copy()).permute(2, 0, 1)
               for p in spec["images"]]
     gc.collect()
-    rss_before = _current_rss_mib()
+    peak_loading = _status_mib("VmHWM")
+    rss_before = _status_mib("VmRSS")
+    reset = _reset_peak_rss()
     with torch.no_grad():
         for image in images[: spec["warmup"]]:
             model([image.float().div_(255.0)])
@@ -173,11 +166,12 @@ def _worker(spec_path: str) -> None:
         for image in images:
             detections += len(model([image.float().div_(255.0)])[0]["boxes"])
         seconds = time.perf_counter() - start
-    peak = _peak_rss_mib()
+    peak_inference = _status_mib("VmHWM")  # since the reset: the inference phase only
     print(json.dumps({
         "images": len(images), "seconds": seconds, "images_per_s": len(images) / max(seconds, 1e-9),
-        "ms_per_image": 1000.0 * seconds / max(len(images), 1), "peak_rss_mib": peak,
-        "rss_before_mib": rss_before, "inference_rss_mib": peak - rss_before,
+        "ms_per_image": 1000.0 * seconds / max(len(images), 1),
+        "peak_rss_mib": max(peak_loading, peak_inference), "rss_before_mib": rss_before,
+        "inference_rss_mib": peak_inference - rss_before, "peak_reset": reset,
         "detections_per_image": detections / max(len(images), 1), "params_m": params / 1e6,
         "threads": torch.get_num_threads(),
     }))

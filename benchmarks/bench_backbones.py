@@ -35,7 +35,15 @@ from typing import Any
 import torch
 
 import report as bench_report
-from backbone_common import BASELINE_INPUT, INPUT_SIZES, VARIANTS, Variant, ensure_prw_world, measure_inference, preset_config
+from backbone_common import (
+    BASELINE_INPUT,
+    INPUT_SIZES,
+    VARIANTS,
+    Variant,
+    ensure_prw_world,
+    measure_inference,
+    preset_config,
+)
 
 from personsearch.data.catalog import load_dataset
 from personsearch.data.records import SceneSearchData
@@ -167,17 +175,14 @@ def train_variant(variant: Variant, root: Path, *, minutes: float, output_dir: P
 
 def evaluate(model, data: SceneSearchData, device, settings: EvalSettings) -> dict[str, dict[str, Any]]:
     """`evaluate_model` without and with CBGM, sharing one inference pass."""
-    start = time.perf_counter()
     arrays = run_search_inference(model, data, device, settings.batch_size, num_workers=settings.workers,
                                   progress=settings.progress)
-    seconds = time.perf_counter() - start
     results = results_from_arrays(arrays)
     reports = {}
     for name, cbgm in (("plain", None), ("cbgm", CBGM_PRESETS["prw"])):
         reports[name] = evaluate_search_results(
             results, data, cross_camera=settings.cross_camera, det_thresh=settings.det_thresh,
             weight_by_score=settings.weight_by_score, cbgm=cbgm, source=data.name)
-    reports["plain"]["eval_seconds"] = seconds
     return reports
 
 
@@ -312,13 +317,15 @@ def main() -> None:
         return
 
     world = f"root `{args.root}`" if args.root else f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
+    recipe = preset_config(VARIANTS[base_name])
     queries = len(data.queries)
     stops = ", ".join(f"{name} {run['iterations']}/{run['planned']} ({run['stop']})" for name, run in results.items())
     body = (
         f"## Light backbones under one CPU training budget (PRW protocol)\n\n{bench_report.section_preamble()}"
         f"- data: {world}; {len(data.train)} training frames, {len(data.gallery)} gallery frames, {queries} queries\n"
-        f"- recipe: `seqnet_synth_prw` preset (batch 2, SGD lr 0.002, 360-pixel short side) with the backbone "
-        f"overrides; random-init variants train their batch norms and stem\n"
+        f"- recipe: `seqnet_synth_prw` preset (batch {recipe['train']['batch_size']}, SGD lr {recipe['train']['lr']}, "
+        f"short side {recipe['model']['min_size']}) with the backbone overrides; random-init variants train their "
+        "batch norms and stem\n"
         f"- budget: {args.minutes:g} minutes of training wall-clock time per variant; a {args.probe_iters}-iteration "
         f"probe sets the planned iterations and the preset's warm-up (1/8) and LR step (6/8) are scaled to them; "
         f"iterations run / planned: {stops}\n"

@@ -22,21 +22,13 @@ from tqdm import tqdm
 import report as bench_report
 
 from personsearch.baselines.handcrafted import colour_histogram_features, colour_hog_features, hog_person_detections
-from personsearch.data.catalog import load_dataset, write_dataset
-from personsearch.data.synth.world import SynthWorld
+from personsearch.data.catalog import load_dataset
+from personsearch.data.world_cache import ensure_synthetic_dataset
 from personsearch.evaluation.detections import GalleryDetections
 from personsearch.evaluation.results_file import SearchResults
 from personsearch.evaluation.scene_evaluator import evaluate_search_results
 
 FEATURES = {"colour": colour_histogram_features, "colour+hog": colour_hog_features}
-
-
-def ensure_world(dataset: str, size: str, seed: int, cache: Path) -> Path:
-    root = cache / f"{dataset}-{size}-seed{seed}"
-    if not (root / ".complete").exists():
-        write_dataset(dataset, SynthWorld(size=size, seed=seed), root, workers=2, show_progress=True)
-        (root / ".complete").write_text("ok\n")
-    return root
 
 
 def run(data, feature_name: str, detector: str, max_queries: int | None) -> dict:
@@ -76,7 +68,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args()
 
-    root = args.root or ensure_world(args.dataset, args.size, args.seed, args.cache)
+    root = args.root or ensure_synthetic_dataset(
+        args.dataset, args.cache / f"{args.dataset}-{args.size}-seed{args.seed}", size=args.size, seed=args.seed)
     rows = []
     for detector in args.detectors:
         for feature_name in FEATURES:

@@ -19,17 +19,10 @@ from personsearch.index import (
     validate_box,
 )
 from personsearch.index.builder import image_to_tensor
+from personsearch.text.searcher import TextSearcher
 
 __all__ = ["Hit", "PersonSearcher", "TextSearcher"]
 
-
-def __getattr__(name: str):
-    # TextSearcher pulls in the text encoders; import it only when asked for.
-    if name == "TextSearcher":
-        from personsearch.text.searcher import TextSearcher
-
-        return TextSearcher
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PersonSearcher:

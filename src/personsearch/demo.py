@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from personsearch.data.catalog import load_dataset, write_dataset
+from personsearch.data.catalog import load_dataset
 from personsearch.data.records import SceneSearchData
-from personsearch.data.synth.world import SynthWorld
+from personsearch.data.world_cache import ensure_synthetic_dataset
 from personsearch.utils.atomic import atomic_write_json
 
-WORLD_MARKER = "personsearch_world.json"
 GALLERY_SIZE = 40
 
 
@@ -27,21 +26,6 @@ class DemoOutcome:
     report: str
     contact_sheet: str
     seconds: float
-
-
-def ensure_world(root: Path, *, size: str, seed: int, workers: int) -> SceneSearchData:
-    """Write the PRW-format world once; later runs reuse it (the marker is written last)."""
-    marker = root / WORLD_MARKER
-    wanted = {"format": "prw", "size": size, "seed": seed}
-    if not (marker.is_file() and json.loads(marker.read_text()) == wanted):
-        print(f"writing a synthetic PRW-format world ({size}, seed {seed}) to {root}")
-        result = write_dataset("prw", SynthWorld(size=size, seed=seed), root, workers=workers, show_progress=True)
-        for note in result.notes:
-            print(f"  note: {note}")
-        atomic_write_json(marker, wanted)
-    else:
-        print(f"reusing the synthetic world in {root}")
-    return load_dataset("prw", root)
 
 
 def pick_query(data: SceneSearchData) -> int:
@@ -83,7 +67,8 @@ def run_demo(
     from personsearch.viz import write_contact_sheet, write_html_report
 
     start = time.perf_counter()
-    data = ensure_world(workdir / f"prw-{size}-seed{seed}", size=size, seed=seed, workers=workers)
+    root = ensure_synthetic_dataset("prw", workdir / f"prw-{size}-seed{seed}", size=size, seed=seed, workers=workers)
+    data = load_dataset("prw", root)
     print(f"world: {len(data.train)} training frames, {len(data.gallery)} test frames, {len(data.queries)} queries")
 
     torch_device = torch.device(device)

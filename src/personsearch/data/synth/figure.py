@@ -165,7 +165,7 @@ class _FigureDrawer:
 
     # ---- front / back -------------------------------------------------------------------------
     def draw_front_back(self) -> None:
-        a, c, col, b = self.a, self.c, self.col, self.b
+        a, c, b = self.a, self.c, self.b
         back = self.view == "back"
         self.hair_behind()
         swing = math.sin(self.phase)
