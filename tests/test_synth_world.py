@@ -11,7 +11,7 @@ def world():
 
 
 def test_sizes_and_spec(world):
-    assert list_world_sizes() == ["medium", "small", "tiny"]
+    assert list_world_sizes() == ["demo", "medium", "small", "tiny"]
     assert isinstance(world.spec, WorldSpec)
     assert world.num_identities == 16 and world.num_cameras == 3 and world.num_scenes == 30
     assert world.num_crops == world.spec.num_crops == 16 * world.spec.crops_per_identity

@@ -57,7 +57,7 @@ def search_gallery(data: SceneSearchData, query_position: int, folder: Path) -> 
 
 
 def run_demo(
-    *, workdir: Path, checkpoint: Path, size: str = "small", seed: int = 0, device: str = "cpu",
+    *, workdir: Path, checkpoint: Path, size: str = "demo", seed: int = 1, device: str = "cpu",
     workers: int = 2, top_k: int = 10, batch_size: int = 2,
 ) -> DemoOutcome:
     from personsearch.api import PersonSearcher

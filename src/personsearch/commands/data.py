@@ -6,9 +6,7 @@ import argparse
 
 from personsearch.data.catalog import list_datasets, load_dataset, write_dataset
 from personsearch.data.stats import dataset_stats, format_stats
-
-SIZES = ("tiny", "small", "medium")
-
+from personsearch.data.synth.world import list_world_sizes
 
 def _generate(args: argparse.Namespace) -> int:
     from personsearch.data.synth.world import SynthWorld
@@ -36,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     generate = commands.add_parser("generate", help="write a synthetic world in a real dataset format")
     generate.add_argument("--format", required=True, choices=list_datasets())
-    generate.add_argument("--size", default="tiny", choices=SIZES)
+    generate.add_argument("--size", default="tiny", choices=list_world_sizes())
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", required=True, help="output folder")
     generate.add_argument("--workers", type=int, default=2, help="processes rendering the world")

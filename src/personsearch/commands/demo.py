@@ -13,8 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    description=__doc__)
     parser.add_argument("--workdir", default="personsearch_demo", help="where the world and reports go")
     parser.add_argument("--checkpoint", help="model checkpoint (default: the one shipped in the package)")
-    parser.add_argument("--size", default="small", help="world size (default small)")
-    parser.add_argument("--seed", type=int, default=0, help="world seed (default 0)")
+    parser.add_argument("--size", default="demo", help="world size: demo (800 scenes, the default), small, ...")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="world seed (default 1; the shipped model was trained on seed 0, so its people are new)")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--workers", type=int, default=2, help="processes drawing the world (default 2)")
     parser.add_argument("--top-k", type=int, default=10, help="hits in the search report (default 10)")
