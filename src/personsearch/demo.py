@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.ops import box_iou
 
 from personsearch.data.catalog import load_dataset
 from personsearch.data.records import SceneSearchData
@@ -56,6 +57,14 @@ def search_gallery(data: SceneSearchData, query_position: int, folder: Path) -> 
     return folder
 
 
+def _hits_person(hit, person_boxes: np.ndarray | None) -> bool:
+    """The hit is the query person: its box overlaps that person's box in the image with IoU >= 0.5."""
+    if person_boxes is None or len(person_boxes) == 0:
+        return False
+    iou = box_iou(torch.tensor([hit.box], dtype=torch.float32), torch.as_tensor(person_boxes, dtype=torch.float32))
+    return bool((iou >= 0.5).any())
+
+
 def run_demo(
     *, workdir: Path, checkpoint: Path, size: str = "demo", seed: int = 1, device: str = "cpu",
     workers: int = 2, top_k: int = 10, batch_size: int = 2,
@@ -88,12 +97,13 @@ def run_demo(
     out = workdir / "search_report"
     report = write_html_report(out, query_image=query.image_path, query_box=box, hits=hits)
     sheet = write_contact_sheet(out / "contact_sheet.png", query_image=query.image_path, query_box=box, hits=hits)
-    truth = {r.name for r in data.gallery if (np.asarray(r.pids) == query.pid).any()}
+    truth = {r.name: np.asarray(r.boxes)[np.asarray(r.pids) == query.pid] for r in data.gallery}
+    correct = [_hits_person(hit, truth.get(Path(hit.image).name)) for hit in hits]
     atomic_write_json(out / "results.json", {"query": query.name, "box": box, "pid": int(query.pid),
-                                             "hits": [asdict(h) | {"correct": Path(h.image).name in truth} for h in hits]})
+                                             "hits": [asdict(h) | {"correct": c} for h, c in zip(hits, correct)]})
     print(f"search for person {query.pid} of {query.name}: top-{top_k} hits")
-    for hit in hits:
-        mark = "correct" if Path(hit.image).name in truth else "other"
+    for hit, is_correct in zip(hits, correct):
+        mark = "the query person" if is_correct else "someone else"
         print(f"  {hit.rank:2d}. {Path(hit.image).name}  score {hit.score:.3f}  ({mark})")
     return DemoOutcome(metrics=metrics, report=str(report), contact_sheet=str(sheet),
                        seconds=time.perf_counter() - start)
