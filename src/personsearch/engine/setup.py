@@ -11,7 +11,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -22,7 +22,7 @@ from personsearch.config import ConfigError, save_config
 from personsearch.engine import distributed as du
 from personsearch.engine.checkpoint import find_resume_checkpoint, load_checkpoint
 from personsearch.engine.data_loader import build_train_loader
-from personsearch.engine.hooks import CheckpointHook, CurvesHook, EvalHook, Evaluator
+from personsearch.engine.hooks import CheckpointHook, CurvesHook, EvalHook, Evaluator, HookBase
 from personsearch.engine.rng import seed_everything
 from personsearch.engine.solver import build_sgd, build_warmup_step_lr
 from personsearch.engine.trainer import Trainer
@@ -91,8 +91,14 @@ def build_trainer(
     evaluator: Evaluator | None = None,
     eval_period: int = 1,
     resume: str | None = None,
+    optimizer_factory: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
+    extra_hooks: Sequence[HookBase] = (),
 ) -> Trainer:
-    """`resume`: None (fresh), `auto` (output_dir/last.pth if present) or a checkpoint path."""
+    """`resume`: None (fresh), `auto` (output_dir/last.pth if present) or a checkpoint path.
+
+    `optimizer_factory` builds the optimizer from the model's parameters (default: SGD from
+    `settings`); `extra_hooks` run before the standard ones.
+    """
     output_dir = Path(output_dir)
     model.to(device)
     loader = build_train_loader(
@@ -103,13 +109,16 @@ def build_trainer(
         num_workers=settings.workers,
         drop_last=settings.drop_last,
     )
-    optimizer = build_sgd(
-        model.parameters(),
-        lr=settings.lr,
-        momentum=settings.momentum,
-        weight_decay=settings.weight_decay,
-        nesterov=settings.nesterov,
-    )
+    if optimizer_factory is None:
+        optimizer = build_sgd(
+            model.parameters(),
+            lr=settings.lr,
+            momentum=settings.momentum,
+            weight_decay=settings.weight_decay,
+            nesterov=settings.nesterov,
+        )
+    else:
+        optimizer = optimizer_factory(model.parameters())
     scheduler = build_warmup_step_lr(
         optimizer,
         iters_per_epoch=len(loader),
@@ -118,7 +127,9 @@ def build_trainer(
         warmup_epochs=settings.warmup_epochs,
         warmup_factor=settings.warmup_factor,
     )
-    hooks = [] if evaluator is None else [EvalHook(evaluator=evaluator, period=eval_period)]
+    hooks = list(extra_hooks)
+    if evaluator is not None:
+        hooks.append(EvalHook(evaluator=evaluator, period=eval_period))
     hooks += [
         MetricsWriter(output_dir=output_dir, period=settings.log_period, tensorboard=settings.tensorboard),
         CurvesHook(output_dir=output_dir, epochs_csv=EPOCHS_CSV, iterations_csv=ITERATIONS_CSV, png=CURVES_PNG),

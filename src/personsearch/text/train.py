@@ -14,17 +14,12 @@ from typing import Any, Mapping
 
 import torch
 
-from personsearch.config import ConfigError, save_config, section
+from personsearch.config import ConfigError, section
 from personsearch.data.catalog import dataset_kind, load_dataset
 from personsearch.data.records import CaptionData
-from personsearch.engine import distributed as du
-from personsearch.engine.checkpoint import find_resume_checkpoint, load_checkpoint
-from personsearch.engine.data_loader import build_train_loader
-from personsearch.engine.hooks import CheckpointHook, CurvesHook, EvalHook, HookBase
-from personsearch.engine.setup import CONFIG_YAML, CURVES_PNG, TrainSettings, prepare_run
-from personsearch.engine.solver import build_warmup_step_lr
+from personsearch.engine.hooks import HookBase
+from personsearch.engine.setup import TrainSettings, build_trainer, prepare_run
 from personsearch.engine.trainer import Trainer
-from personsearch.engine.writers import EPOCHS_CSV, ITERATIONS_CSV, MetricsWriter
 from personsearch.text.augment import ApproximateText
 from personsearch.text.data import CaptionPairDataset, collate_pairs
 from personsearch.text.evaluate import retrieval_evaluator
@@ -105,33 +100,16 @@ def build_text_trainer(cfg: Mapping[str, Any], *, resume: str | None = None) -> 
         approximate_text=ApproximateText(**approx) if approx.get("p", 0) > 0 else None,
         pixel_mixup_p=float(data_cfg.get("pixel_mixup_p", 0.0)),
     )
-    model.to(device)
-    loader = build_train_loader(dataset, batch_size=settings.batch_size, collate_fn=collate_pairs,
-                                seed=settings.seed, num_workers=settings.workers, drop_last=settings.drop_last)
-    optimizer = build_optimizer(model.parameters(), section(cfg, "solver"), settings)
-    scheduler = build_warmup_step_lr(optimizer, iters_per_epoch=len(loader), milestones_epochs=settings.milestones,
-                                     gamma=settings.gamma, warmup_epochs=settings.warmup_epochs,
-                                     warmup_factor=settings.warmup_factor)
     eval_records = getattr(data, data_cfg.get("eval_split", "test"))
-    hooks: list[HookBase] = [EpochSeedHook(dataset)]
-    if eval_records and int(eval_cfg.get("period", 1)) >= 0:
-        hooks.append(EvalHook(evaluator=retrieval_evaluator(eval_records, batch_size=int(eval_cfg.get("batch_size", 64))),
-                              period=int(eval_cfg.get("period", 1))))
-    hooks += [
-        MetricsWriter(output_dir=output_dir, period=settings.log_period, tensorboard=settings.tensorboard),
-        CurvesHook(output_dir=output_dir, epochs_csv=EPOCHS_CSV, iterations_csv=ITERATIONS_CSV, png=CURVES_PNG),
-        CheckpointHook(output_dir=output_dir, model_kwargs=model_kwargs, config=dict(cfg), keep_last=settings.keep_last),
-    ]
-    trainer = Trainer(
-        model=du.wrap_model(model, device, find_unused_parameters=settings.find_unused_parameters),
-        optimizer=optimizer, scheduler=scheduler, train_loader=loader, device=device, epochs=settings.epochs,
-        hooks=hooks, clip_grad_norm=settings.clip_grad_norm, amp=settings.amp, loss_weights=settings.loss_weights,
-        show_progress=settings.progress,
+    eval_period = int(eval_cfg.get("period", 1))
+    evaluator = None
+    if eval_records and eval_period >= 0:
+        evaluator = retrieval_evaluator(eval_records, batch_size=int(eval_cfg.get("batch_size", 64)))
+    solver_cfg = section(cfg, "solver")
+    return build_trainer(
+        settings=settings, model=model, model_kwargs=model_kwargs, train_dataset=dataset,
+        collate_fn=collate_pairs, device=device, output_dir=output_dir, config=dict(cfg),
+        evaluator=evaluator, eval_period=max(eval_period, 0), resume=resume,
+        optimizer_factory=lambda params: build_optimizer(params, solver_cfg, settings),
+        extra_hooks=[EpochSeedHook(dataset)],
     )
-    if du.is_main_process():
-        save_config(dict(cfg), output_dir / CONFIG_YAML)
-    if resume is not None:
-        path = find_resume_checkpoint(resume, output_dir)
-        if path is not None:
-            trainer.load_state_dict(load_checkpoint(path, map_location=device), source=str(path))
-    return trainer
