@@ -46,8 +46,9 @@ def search_gallery(data: SceneSearchData, query_position: int, folder: Path) -> 
     """A folder of links to test frames: every frame of the query person, then others, GALLERY_SIZE in all."""
     query = data.queries[query_position]
     frames = [r for r in data.gallery if r.name != query.name]
-    holding = [r for r in frames if (np.asarray(r.pids) == query.pid).any()]
-    others = [r for r in frames if r not in holding]
+    holds_person = [bool((np.asarray(r.pids) == query.pid).any()) for r in frames]
+    holding = [r for r, holds in zip(frames, holds_person) if holds]
+    others = [r for r, holds in zip(frames, holds_person) if not holds]
     chosen = (holding + others)[: max(GALLERY_SIZE, len(holding))]
     folder.mkdir(parents=True, exist_ok=True)
     for record in chosen:
