@@ -72,13 +72,15 @@ def main() -> None:
         generate_proximity_dataset(load_dataset("cuhk-pedes", root), editor=build_proximity_editor("synthetic", root=root),
                                    out=prox, per_image=1, seed=args.seed, progress=False)
     data = load_dataset("cuhk-pedes", root)
+    # a decay only pays off when at least two epochs run at the full rate (the first one warms up)
+    milestones = [args.epochs - 1] if args.epochs >= 3 else []
     rows = []
     for name, overrides, use_prox in VARIANTS:
         out_dir = work / "runs" / name.replace(" ", "_").replace(",", "").replace("+", "plus")
         cfg = load_config("preset:ctlg_synth", overrides + [
             f"data.root={prox if use_prox else root}", f"output_dir={out_dir}", f"train.epochs={args.epochs}",
             f"train.batch_size={args.batch_size}", "train.device=cpu", "train.progress=false",
-            "+train.tensorboard=false", f"train.milestones=[{max(args.epochs - 1, 1)}]", "eval.period=0",
+            "+train.tensorboard=false", f"train.milestones={milestones}", "eval.period=0",
             f"model.encoder.image_size=[{args.image_size[0]}, {args.image_size[1]}]", "data.pad=4",
         ])
         trainer = build_text_trainer(cfg)

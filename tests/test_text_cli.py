@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from personsearch.cli import main
+from personsearch.commands.search import default_checkpoint
 from personsearch.data.catalog import load_dataset, write_dataset
 from personsearch.data.synth.world import SynthWorld
 
@@ -94,6 +95,47 @@ def test_proximity_command_writes_a_loadable_dataset(world_root, tmp_path, capsy
     assert data.num_train_pids == source.num_train_pids + result["num_generated"]
     log = json.loads((out / "proximity_pairs.json").read_text())
     assert all(entry["old_value"] != entry["new_value"] for entry in log)
+
+
+def _iou(a, b):
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_search_over_scene_images_detects_people_first(world_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["text", "train", "--config", "preset:ctlg_tiny", f"data.root={world_root}", f"output_dir={run}",
+                 "train.epochs=1"]) == 0
+    capsys.readouterr()
+    gallery = tmp_path / "scenes"
+    gallery.mkdir()
+    world = SynthWorld(size="demo", seed=5)
+    people, sizes = {}, {}
+    for index in range(2):
+        scene = world.scene(index)
+        name = f"scene{index}.jpg"
+        scene.image.save(gallery / name, quality=95)
+        people[name] = [person.visible_box for person in scene.people]
+        sizes[name] = scene.image.size
+    # the detector is the one-step model shipped for the demo
+    assert main(["text", "search", "a man in a red jacket", "--gallery", str(gallery), "--top-k", "100",
+                 "--checkpoint", str(run / "last.pth"), "--detector", str(default_checkpoint()),
+                 "--device", "cpu", "--out", str(tmp_path / "report")]) == 0
+    found = _json(capsys)
+    hits = found["hits"]
+    assert 0 < found["num_crops"] == len(hits) and found["embedded_now"] == 2  # pictures
+    overlaps = []
+    for hit in hits:
+        name = hit["image"].rsplit("/", 1)[-1]
+        width, height = sizes[name]
+        x1, y1, x2, y2 = hit["box"]
+        assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+        overlaps.append(max(_iou(hit["box"], box) for box in people[name]))
+    # crops are people found by the detector, not whole pictures
+    assert np.mean(np.asarray(overlaps) >= 0.5) >= 0.5
+    assert (tmp_path / "report" / "report.html").is_file()
 
 
 def test_input_errors_are_reported_plainly(tmp_path, capsys):
