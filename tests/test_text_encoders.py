@@ -81,6 +81,15 @@ def test_dual_encoder_encodes_images_and_texts_separately_to_unit_vectors():
                            text_encoder={"name": "small-transformer"})
 
 
+def test_tokenizer_gives_bert_base_uncased_ids():
+    tok = TextTokenizer(max_length=10)
+    ids, mask = tok(["A Woman in a RED coat"])
+    # bert-base-uncased: [CLS] a woman in a red coat [SEP] [PAD] [PAD]
+    assert ids[0].tolist() == [101, 1037, 2450, 1999, 1037, 2417, 5435, 102, 0, 0]
+    assert mask[0].tolist() == [1] * 8 + [0, 0]
+    assert tok.vocab_size == 30522 and tok.tokens("backpacks") == ["backpack", "##s"]
+
+
 def test_tokenizer_pads_truncates_and_rejects_a_bare_string():
     tok = TextTokenizer(max_length=8)
     ids, mask = tok(["a " * 30, "hi"])

@@ -21,7 +21,9 @@ from personsearch.index import (
 from personsearch.index.builder import image_to_tensor
 from personsearch.text.searcher import TextSearcher
 
-__all__ = ["Hit", "PersonSearcher", "TextSearcher"]
+__all__ = ["DETECTORS", "Hit", "PersonSearcher", "TextSearcher"]
+
+DETECTORS = ("model", "ssdlite")
 
 
 
@@ -52,14 +54,27 @@ class PersonSearcher:
         self.gallery_index: GalleryIndex | None = None
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, *, device: str | torch.device = "cpu", **kwargs) -> "PersonSearcher":
+    def from_checkpoint(
+        cls, path: str | Path, *, device: str | torch.device = "cpu", detector: str = "model", **kwargs
+    ) -> "PersonSearcher":
+        """detector: "model" uses the checkpoint's own detections; "ssdlite" finds people with the
+        offline SSDLite person detector (trained on real photographs) and embeds its boxes."""
         from personsearch.models.search_model import load_search_model
 
+        if detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}; got {detector!r}")
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
         model = load_search_model(str(path), device=str(device))
-        return cls(model=model, device=device, model_id=checkpoint_identity(path), **kwargs)
+        model_id = checkpoint_identity(path)
+        if detector == "ssdlite":
+            from personsearch.models.detect_then_embed import DetectThenEmbed
+            from personsearch.models.ssdlite_person import load_ssdlite_person_detector
+
+            model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=device), search_model=model)
+            model_id = f"{model_id}+ssdlite"
+        return cls(model=model, device=device, model_id=model_id, **kwargs)
 
     def index(
         self,

@@ -49,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="personsearch_search", help="output folder (default ./personsearch_search)")
     parser.add_argument("--frame-stride", type=int, default=1, help="for videos: index every N-th frame (default 1)")
     parser.add_argument("--recursive", action="store_true", help="also index images in sub-folders")
+    parser.add_argument(
+        "--detector",
+        choices=("model", "ssdlite"),
+        default="model",
+        help="who finds the people: the model itself (default) or the offline SSDLite person detector, "
+        "trained on real photographs, whose boxes the model then embeds",
+    )
     parser.add_argument("--score-threshold", type=float, default=0.5, help="keep detections scoring at least this")
     parser.add_argument("--weight-by-detection", action="store_true", help="multiply similarity by detection score")
     parser.add_argument("--batch-size", type=int, default=4, help="pictures per model call while indexing")
@@ -62,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     searcher = PersonSearcher.from_checkpoint(
-        checkpoint, device=args.device, score_threshold=args.score_threshold, batch_size=args.batch_size
+        checkpoint,
+        device=args.device,
+        detector=args.detector,
+        score_threshold=args.score_threshold,
+        batch_size=args.batch_size,
     )
     index = searcher.index(args.gallery, args.index, frame_stride=args.frame_stride, recursive=args.recursive)
     stats = index.stats

@@ -47,7 +47,8 @@ def register(subparsers) -> None:
     p.add_argument("--gallery", required=True, help="folder of images")
     p.add_argument("--top-k", type=int, default=10)
     p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help=f"text model checkpoint (default {DEFAULT_CHECKPOINT})")
-    p.add_argument("--detector", help="one-step person search checkpoint: detect people in scene images first")
+    p.add_argument("--detector", help="detect people in scene images first, with a one-step person search checkpoint or "
+                        "'ssdlite' (the offline SSDLite person detector)")
     p.add_argument("--detector-score", type=float, default=0.5)
     p.add_argument("--out", help="write report.html with the ranked crops here")
     p.add_argument("--device", default="auto")

@@ -37,12 +37,22 @@ class TextHit:
         return media.read_image(self.image).crop(tuple(int(round(v)) for v in self.box))
 
 
+SSDLITE = "ssdlite"
+
+
 def scene_detector(checkpoint: str | Path, *, device: torch.device, score_threshold: float = 0.5) -> Detector:
-    """People in a scene from a one-step person search model: boxes and scores >= threshold."""
-    from personsearch.models.search_model import load_search_model
+    """People in a scene: boxes and scores >= threshold, from a one-step person search checkpoint,
+    or from the offline SSDLite person detector when `checkpoint` is "ssdlite"."""
     from torchvision.transforms.functional import pil_to_tensor
 
-    model = load_search_model(checkpoint, device=device).eval()
+    if str(checkpoint) == SSDLITE:
+        from personsearch.models.ssdlite_person import load_ssdlite_person_detector
+
+        model = load_ssdlite_person_detector(device=device)
+    else:
+        from personsearch.models.search_model import load_search_model
+
+        model = load_search_model(checkpoint, device=device).eval()
 
     @torch.inference_mode()
     def detect(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +72,8 @@ class TextSearcher:
         self.model, self.config = load_text_model(checkpoint, device=self.device)
         self.model_id = checkpoint_identity(checkpoint)
         self.detector = scene_detector(detector, device=self.device, score_threshold=detector_score) if detector else None
-        self.detector_id = f"{checkpoint_identity(detector)}@{detector_score}" if detector else "none"
+        detector_name = SSDLITE if str(detector) == SSDLITE else checkpoint_identity(detector) if detector else ""
+        self.detector_id = f"{detector_name}@{detector_score}" if detector else "none"
         self.batch_size = int(batch_size)
         self.progress = bool(progress)
         self.gallery: TextGalleryIndex | None = None

@@ -1,0 +1,38 @@
+"""A separate person detector in front of a one-step model's re-ID head.
+
+The one-step model embeds whatever boxes the detector returns (its query path: RoIAlign,
+re-ID head, NAE), so galleries can be indexed with a detector that suits the footage, e.g.
+the SSDLite person detector trained on real photographs, while identities are compared in
+the search model's embedding space. Same call signature and outputs as the search model.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class DetectThenEmbed(nn.Module):
+    def __init__(self, *, detector: nn.Module, search_model: nn.Module) -> None:
+        super().__init__()
+        self.detector = detector
+        self.search_model = search_model
+
+    @torch.inference_mode()
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        detections = self.detector(images)
+        boxes = [d["boxes"].to(torch.float32) for d in detections]
+        counts = [len(b) for b in boxes]
+        if sum(counts) == 0:
+            dim = self.search_model.roi_heads.embedding_head.dim
+            embeddings = images[0].new_zeros((0, dim))
+        else:
+            embeddings = self.search_model.extract_query_features(images, boxes)
+        return [
+            {"boxes": b, "scores": d["scores"], "embeddings": e}
+            for b, d, e in zip(boxes, detections, embeddings.split(counts), strict=True)
+        ]
+
+    def extract_query_features(self, images: list[torch.Tensor], boxes_list: list[torch.Tensor]) -> torch.Tensor:
+        """Query boxes are given, so they skip the detector."""
+        return self.search_model.extract_query_features(images, boxes_list)
