@@ -176,6 +176,20 @@ def test_loss_weights_scale_their_losses():
         _model(loss_weights={"loss_reid": 1.0})
 
 
+def test_stage1_box_deltas_start_near_zero_so_first_boxes_are_the_proposals():
+    # with nn.Linear's default init the deltas were O(1): a 10x-weighted regression loss of several
+    # units whose gradient swamped the clipping norm in the first iterations
+    model = _model().eval()
+    heads = model.roi_heads
+    features = torch.rand(64, heads.box_predictor.bbox_pred.in_features) * 6.0  # ReLU6-range pooled features
+    with torch.no_grad():
+        class_logits, deltas = heads.box_predictor(features)
+    assert deltas.abs().max() < 0.3 and class_logits.abs().max() < 2.0
+    proposals = [torch.tensor([[10.0, 10.0, 40.0, 90.0]]).repeat(64, 1)]
+    boxes = heads._regressed_boxes(deltas, proposals, [(96, 128)])[0]
+    assert torch.allclose(boxes, proposals[0], atol=4.0)  # within a few pixels of an 80-pixel box
+
+
 def test_bad_targets_are_rejected_with_clear_errors(model):
     model.train()
     with pytest.raises(ValueError, match="0..3"):
