@@ -31,9 +31,10 @@ def plot_training_curves(
     loss_names = sorted({k for row in loss_rows for k in row if k not in _NOT_CURVES and not k.startswith("eval/")})
     eval_names = sorted({k for row in by_epoch for k in row if k.startswith("eval/")})
 
-    figure = Figure(figsize=(12, 4), dpi=100)
+    panels = 3 if eval_names else 2  # no empty evaluation panel for runs that never evaluated
+    figure = Figure(figsize=(4 * panels, 4), dpi=100)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, 3)
+    axes = figure.subplots(1, panels)
     for name in loss_names:
         xs, ys = _series(loss_rows, loss_x, name)
         axes[0].plot(xs, ys, label=name, linewidth=2.0 if name == "loss" else 1.0)
@@ -46,8 +47,9 @@ def plot_training_curves(
     for name in eval_names:
         xs, ys = _series(by_epoch, "epoch", name)
         axes[2].plot(xs, ys, marker="o", label=name[len("eval/"):])
-    axes[2].set_title("evaluation")
-    axes[2].set_xlabel("epoch")
+    if eval_names:
+        axes[2].set_title("evaluation")
+        axes[2].set_xlabel("epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
