@@ -1,0 +1,82 @@
+"""A trained one-step model scored twice on a PRW-format world: on its own detections, and with
+its re-ID head applied to the ground-truth boxes (detection taken out), to set beside the
+hand-crafted baseline on the same boxes (`bench_handcrafted_baseline.py`).
+
+    python benchmarks/bench_learned_reid.py --checkpoint runs/demo/last.pth --root data/worlds/prw-small-seed0
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import report as bench_report
+
+from personsearch.data.catalog import load_dataset
+from personsearch.data.scene_dataset import image_to_tensor, read_rgb_image
+from personsearch.evaluation.detections import GalleryDetections
+from personsearch.evaluation.results_file import SearchResults
+from personsearch.evaluation.scene_evaluator import evaluate_search_results
+from personsearch.methods.supervised import EvalSettings, evaluate_model
+from personsearch.models.search_model import load_search_model
+
+SECTION = "learned-reid-prw"
+
+
+@torch.inference_mode()
+def _features(model, image_path: str, boxes: np.ndarray) -> np.ndarray:
+    image = image_to_tensor(read_rgb_image(image_path))
+    return model.extract_query_features([image], [torch.as_tensor(boxes, dtype=torch.float32)]).numpy()
+
+
+def on_ground_truth_boxes(model, data) -> dict:
+    names, index, boxes, feats = [], [], [], []
+    for i, record in enumerate(tqdm(data.gallery, desc="gallery (ground-truth boxes)")):
+        names.append(record.name)
+        if len(record.boxes):
+            boxes.append(np.asarray(record.boxes, np.float32))
+            feats.append(_features(model, record.image_path, boxes[-1]))
+            index.append(np.full(len(record.boxes), i))
+    query_feats = np.concatenate([_features(model, q.image_path, np.asarray(q.box, np.float32)[None])
+                                  for q in tqdm(data.queries, desc="queries")])
+    scores = np.ones(sum(len(b) for b in boxes), np.float32)
+    gallery = GalleryDetections(names=np.asarray(names), image_index=np.concatenate(index),
+                                boxes=np.concatenate(boxes), scores=scores, feats=np.concatenate(feats))
+    return evaluate_search_results(SearchResults(gallery=gallery, query_feats=query_feats), data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--root", type=Path, required=True, help="a PRW-format root")
+    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    args = parser.parse_args()
+    data = load_dataset("prw", args.root)
+    model = load_search_model(str(args.checkpoint), "cpu")
+    rows = []
+    for boxes in ("own detections", "ground-truth boxes"):
+        start = time.perf_counter()
+        if boxes == "own detections":
+            report, _ = evaluate_model(model, data, "prw", torch.device("cpu"), EvalSettings(progress=True))
+        else:
+            report = on_ground_truth_boxes(model, data)
+        rows.append(["SeqNet + MobileNetV2", boxes, report["mAP"], report["top1"], report["top5"],
+                     report.get("det_ap", 100.0), report.get("det_recall", 100.0), report["num_queries"],
+                     f"{time.perf_counter() - start:.0f}"])
+        print(rows[-1], flush=True)
+    if args.no_write:
+        return
+    body = (f"## Learned model on its own detections and on ground-truth boxes (prw)\n\n"
+            f"{bench_report.section_preamble()}- data: root `{args.root}`; checkpoint `{args.checkpoint}`\n\n"
+            + bench_report.markdown_table(["model", "boxes", "mAP", "top-1", "top-5", "det AP", "det recall",
+                                           "queries", "seconds"], rows))
+    bench_report.update_section(SECTION, body)
+
+
+if __name__ == "__main__":
+    main()
