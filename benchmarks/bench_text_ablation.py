@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, nargs=2, default=(128, 48))
     parser.add_argument("--work", default="bench_runs/text_ablation")
     parser.add_argument("--no-write", action="store_true", help="print the table, leave BENCHMARKS.md alone")
+    parser.add_argument("--only", nargs="+", metavar="VARIANT", choices=[v[0] for v in VARIANTS],
+                        help="measure just these variants (their results are kept for a later full run)")
     args = parser.parse_args()
     work = Path(args.work)
     root, prox = work / f"cuhk_{args.size}_{args.seed}", work / f"cuhk_{args.size}_{args.seed}_proximity"
@@ -82,6 +84,8 @@ def main() -> None:
     milestones = [args.epochs - 1] if args.epochs >= 3 else []
     rows = []
     for name, overrides, use_prox in VARIANTS:
+        if args.only and name not in args.only:
+            continue
         out_dir = work / "runs" / name.replace(" ", "_").replace(",", "").replace("+", "plus")
         cfg = load_config("preset:ctlg_synth", overrides + [
             f"data.root={prox if use_prox else root}", f"output_dir={out_dir}", f"train.epochs={args.epochs}",
@@ -119,7 +123,7 @@ def main() -> None:
         + table
     )
     print(body)
-    if not args.no_write:
+    if not args.no_write and not args.only:  # a partial table never replaces the full one
         update_section(SECTION, body)
 
 
