@@ -32,9 +32,16 @@ FEATURES = {"colour": colour_histogram_features, "colour+hog": colour_hog_featur
 
 
 def run(data, feature_name: str, detector: str, max_queries: int | None) -> dict:
-    extract = FEATURES[feature_name]
+    return score_box_features(data, FEATURES[feature_name], detector=detector, max_queries=max_queries,
+                              desc=f"gallery ({feature_name}, {detector})")
+
+
+def score_box_features(data, extract, *, detector: str = "gt", max_queries: int | None = None,
+                       desc: str = "gallery") -> dict:
+    """The scene search protocol for features `extract(image, boxes) -> (N, D)` of the gallery's
+    ground-truth boxes (`gt`) or of HOG detections (`hog`), and of the query boxes."""
     names, index, boxes, scores, feats = [], [], [], [], []
-    for i, record in enumerate(tqdm(data.gallery, desc=f"gallery ({feature_name}, {detector})")):
+    for i, record in enumerate(tqdm(data.gallery, desc=desc)):
         names.append(record.name)
         image = Image.open(record.image_path).convert("RGB")
         if detector == "gt":

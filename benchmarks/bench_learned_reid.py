@@ -13,41 +13,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 import report as bench_report
+from bench_handcrafted_baseline import score_box_features
 
 from personsearch.data.catalog import load_dataset
-from personsearch.data.scene_dataset import image_to_tensor, read_rgb_image
-from personsearch.evaluation.detections import GalleryDetections
-from personsearch.evaluation.results_file import SearchResults
-from personsearch.evaluation.scene_evaluator import evaluate_search_results
+from personsearch.data.scene_dataset import image_to_tensor
 from personsearch.methods.supervised import EvalSettings, evaluate_model
 from personsearch.models.search_model import load_search_model
 
 SECTION = "learned-reid-prw"
 
 
-@torch.inference_mode()
-def _features(model, image_path: str, boxes: np.ndarray) -> np.ndarray:
-    image = image_to_tensor(read_rgb_image(image_path))
-    return model.extract_query_features([image], [torch.as_tensor(boxes, dtype=torch.float32)]).numpy()
+def model_features(model):
+    """`extract(image, boxes)` for `score_box_features`: the model's re-ID head on given boxes."""
 
+    @torch.inference_mode()
+    def extract(image, boxes: np.ndarray) -> np.ndarray:
+        boxes = torch.as_tensor(np.asarray(boxes, np.float32))
+        return model.extract_query_features([image_to_tensor(image)], [boxes]).numpy()
 
-def on_ground_truth_boxes(model, data) -> dict:
-    names, index, boxes, feats = [], [], [], []
-    for i, record in enumerate(tqdm(data.gallery, desc="gallery (ground-truth boxes)")):
-        names.append(record.name)
-        if len(record.boxes):
-            boxes.append(np.asarray(record.boxes, np.float32))
-            feats.append(_features(model, record.image_path, boxes[-1]))
-            index.append(np.full(len(record.boxes), i))
-    query_feats = np.concatenate([_features(model, q.image_path, np.asarray(q.box, np.float32)[None])
-                                  for q in tqdm(data.queries, desc="queries")])
-    scores = np.ones(sum(len(b) for b in boxes), np.float32)
-    gallery = GalleryDetections(names=np.asarray(names), image_index=np.concatenate(index),
-                                boxes=np.concatenate(boxes), scores=scores, feats=np.concatenate(feats))
-    return evaluate_search_results(SearchResults(gallery=gallery, query_feats=query_feats), data)
+    return extract
 
 
 def main() -> None:
@@ -64,7 +50,7 @@ def main() -> None:
         if boxes == "own detections":
             report, _ = evaluate_model(model, data, "prw", torch.device("cpu"), EvalSettings(progress=True))
         else:
-            report = on_ground_truth_boxes(model, data)
+            report = score_box_features(data, model_features(model), desc="gallery (ground-truth boxes)")
         rows.append(["SeqNet + MobileNetV2", boxes, report["mAP"], report["top1"], report["top5"],
                      report.get("det_ap", 100.0), report.get("det_recall", 100.0), report["num_queries"],
                      f"{time.perf_counter() - start:.0f}"])

@@ -96,8 +96,9 @@ def main() -> None:
         # a variant already measured with this exact configuration is not trained again
         row_file = out_dir / ROW_FILE
         cfg = json.loads(json.dumps(cfg))
-        if row_file.is_file() and json.loads(row_file.read_text())["config"] == cfg:
-            rows.append(json.loads(row_file.read_text())["row"])
+        kept = json.loads(row_file.read_text()) if row_file.is_file() else None
+        if kept and kept["config"] == cfg:
+            rows.append(kept["row"])
             print("reused", rows[-1], flush=True)
             continue
         trainer = build_text_trainer(cfg)

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from personsearch import media
+from personsearch.detectors import DETECTORS, OWN_DETECTOR, SSDLITE
 from personsearch.index import (
     GalleryIndex,
     Hit,
@@ -22,8 +23,6 @@ from personsearch.index.builder import image_to_tensor
 from personsearch.text.searcher import TextSearcher
 
 __all__ = ["DETECTORS", "Hit", "PersonSearcher", "TextSearcher"]
-
-DETECTORS = ("model", "ssdlite")
 
 
 
@@ -55,7 +54,7 @@ class PersonSearcher:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, *, device: str | torch.device = "cpu", detector: str = "model", **kwargs
+        cls, path: str | Path, *, device: str | torch.device = "cpu", detector: str = OWN_DETECTOR, **kwargs
     ) -> "PersonSearcher":
         """detector: "model" uses the checkpoint's own detections; "ssdlite" finds people with the
         offline SSDLite person detector (trained on real photographs) and embeds its boxes."""
@@ -68,12 +67,12 @@ class PersonSearcher:
             raise FileNotFoundError(f"checkpoint not found: {path}")
         model = load_search_model(str(path), device=str(device))
         model_id = checkpoint_identity(path)
-        if detector == "ssdlite":
+        if detector == SSDLITE:
             from personsearch.models.detect_then_embed import DetectThenEmbed
             from personsearch.models.ssdlite_person import load_ssdlite_person_detector
 
             model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=device), search_model=model)
-            model_id = f"{model_id}+ssdlite"
+            model_id = f"{model_id}+{SSDLITE}"
         return cls(model=model, device=device, model_id=model_id, **kwargs)
 
     def index(

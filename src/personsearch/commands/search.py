@@ -7,6 +7,7 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
+from personsearch.detectors import DETECTORS, OWN_DETECTOR
 from personsearch.utils.atomic import atomic_write_json
 
 DEFAULT_CHECKPOINT = "demo_seqnet.pth"
@@ -51,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--recursive", action="store_true", help="also index images in sub-folders")
     parser.add_argument(
         "--detector",
-        choices=("model", "ssdlite"),
-        default="model",
+        choices=DETECTORS,
+        default=OWN_DETECTOR,
         help="who finds the people: the model itself (default) or the offline SSDLite person detector, "
         "trained on real photographs, whose boxes the model then embeds",
     )

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from personsearch import media
+from personsearch.detectors import SSDLITE
 from personsearch.engine.distributed import resolve_device
 from personsearch.index.identity import checkpoint_identity
 from personsearch.text.evaluate import load_text_model
@@ -35,9 +36,6 @@ class TextHit:
 
     def crop(self) -> Image.Image:
         return media.read_image(self.image).crop(tuple(int(round(v)) for v in self.box))
-
-
-SSDLITE = "ssdlite"
 
 
 def scene_detector(checkpoint: str | Path, *, device: torch.device, score_threshold: float = 0.5) -> Detector:
@@ -72,8 +70,10 @@ class TextSearcher:
         self.model, self.config = load_text_model(checkpoint, device=self.device)
         self.model_id = checkpoint_identity(checkpoint)
         self.detector = scene_detector(detector, device=self.device, score_threshold=detector_score) if detector else None
-        detector_name = SSDLITE if str(detector) == SSDLITE else checkpoint_identity(detector) if detector else ""
-        self.detector_id = f"{detector_name}@{detector_score}" if detector else "none"
+        self.detector_id = "none"
+        if detector:
+            name = SSDLITE if str(detector) == SSDLITE else checkpoint_identity(detector)
+            self.detector_id = f"{name}@{detector_score}"
         self.batch_size = int(batch_size)
         self.progress = bool(progress)
         self.gallery: TextGalleryIndex | None = None
