@@ -1,29 +1,43 @@
 """Light backbones for SeqNet on the CPU under one training-time budget, on a synthetic PRW world.
 
     python benchmarks/bench_backbones.py [--backbones mobilenet_v2_offline resnet18_random]
-                                         [--minutes 30] [--size small] [--max-queries N]
+                                         [--minutes 30] [--clock cpu] [--size small] [--max-queries N]
 
 Variants (the `seqnet_synth_prw` preset with backbone overrides): MobileNetV2 with the
 offline ImageNet weights (frozen batch norms and stem, as the preset), and MobileNetV2,
 ShuffleNetV2 x1.0 and ResNet-18 from random init (batch norms and stem trained).
 
-Each variant trains for `--minutes` of wall-clock time. The engine has no time or
-iteration limit, so the budget is set here: a throw-away probe run times a few
-iterations (the first two left out), the preset's schedule (warm-up 1/8, LR step at 6/8
-of the run) is compressed to the iterations that fit the budget, and a hook stops the
-run at that iteration or at the deadline, whichever comes first. The model is then
-scored with the PRW protocol (all gallery, and with CBGM k1=30 k2=4), and its gallery
-inference speed and peak memory are measured at short side 360 and 540 in a fresh
-process each (ratios against the first variant at 360, mobilenet_v2_offline by
-default). The hand-crafted colour + HOG baseline comes from BENCHMARKS.md's
-`handcrafted-baseline-prw` section when it was run on the same world and queries, else
-it is measured here.
+Each variant trains for `--minutes` on `--clock`: the CPU time of the training process
+(default; data loading then runs in that process, so it is counted) or the wall clock.
+CPU time keeps the budget fair when variants train side by side on a shared machine:
+
+    python benchmarks/bench_backbones.py --backbones mobilenet_v2_offline mobilenet_v2_random \
+        --train-threads 1 --skip-speed &
+    python benchmarks/bench_backbones.py --backbones shufflenet_v2_x1_0_random resnet18_random \
+        --train-threads 1 --skip-speed &
+    wait; python benchmarks/bench_backbones.py --train-threads 1 --threads 1 --reuse
+
+Each variant's figures are kept in `OUTPUT/VARIANT/result.json`; `--reuse` takes them
+instead of training again when they were made with the same settings, and the speed
+rows are then measured on their checkpoints.
+
+The engine has no time or iteration limit, so the budget is set here: a throw-away
+probe run times a few iterations (the first two left out), the preset's schedule
+(warm-up 1/8, LR step at 6/8 of the run) is compressed to the iterations that fit the
+budget, and a hook stops the run at that iteration or when the budget is spent,
+whichever comes first. The model is then scored with the PRW protocol (all gallery,
+with CBGM k1=30 k2=4, and cross-camera), and its gallery inference speed and peak
+memory are measured at short side 360 and 540 in a fresh process each (ratios against
+the first variant at 360, mobilenet_v2_offline by default). The hand-crafted colour +
+HOG baseline comes from BENCHMARKS.md's `handcrafted-baseline-prw` section when it was
+run on the same world and queries, else it is measured here.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import re
 import shutil
@@ -54,6 +68,7 @@ from personsearch.engine.inference import run_search_inference
 from personsearch.evaluation import CBGM_PRESETS, evaluate_search_results
 from personsearch.methods.supervised import EvalSettings, derive_model_kwargs, load_scene_data, results_from_arrays
 from personsearch.models.search_model import build_search_model
+from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "backbones-prw"
 HANDCRAFTED_SECTION = "handcrafted-baseline-prw"
@@ -65,22 +80,25 @@ class StopTraining(Exception):
 
 
 class TrainingBudget(HookBase):
-    """Stops training after `max_iterations` iterations or `seconds` of wall-clock time
-    (from `before_train`), whichever comes first; records each iteration's duration."""
+    """Stops training after `max_iterations` iterations or `seconds` on `clock` (from
+    `before_train`), whichever comes first; records each iteration's duration on that clock.
+    The clock is `time.process_time` (CPU seconds of this process, all its threads) or
+    `time.perf_counter` (wall clock)."""
 
-    def __init__(self, *, max_iterations: int | None = None, seconds: float | None = None) -> None:
-        self.max_iterations, self.seconds = max_iterations, seconds
+    def __init__(self, *, max_iterations: int | None = None, seconds: float | None = None,
+                 clock=time.process_time) -> None:
+        self.max_iterations, self.seconds, self.clock = max_iterations, seconds, clock
         self.start = self.last = 0.0
         self.step_seconds: list[float] = []
         self.iterations = 0
         self.reason = "schedule finished"
 
     def before_train(self, trainer) -> None:
-        self.start = self.last = time.perf_counter()
+        self.start = self.last = self.clock()
         self.iterations = trainer.iteration
 
     def after_step(self, trainer) -> None:
-        now = time.perf_counter()
+        now = self.clock()
         self.step_seconds.append(now - self.last)
         self.last = now
         self.iterations = trainer.iteration
@@ -119,7 +137,7 @@ def _run(trainer, budget: TrainingBudget) -> None:
 
 
 def train_variant(variant: Variant, root: Path, *, minutes: float, output_dir: Path, probe_iters: int,
-                  workers: int | None) -> dict[str, Any]:
+                  workers: int | None, clock) -> dict[str, Any]:
     extra = [f"data.root={root}", f"output_dir={output_dir}", "train.tensorboard=false", "eval.period=-1"]
     if workers is not None:
         extra.append(f"train.workers={workers}")
@@ -131,7 +149,7 @@ def train_variant(variant: Variant, root: Path, *, minutes: float, output_dir: P
     probe_dir = output_dir / "probe"
     probe, _, _ = _trainer(cfg, settings, data, probe_dir)
     iters_per_epoch = len(probe.train_loader)
-    probe_budget = TrainingBudget(max_iterations=SKIPPED_PROBE_STEPS + probe_iters)
+    probe_budget = TrainingBudget(max_iterations=SKIPPED_PROBE_STEPS + probe_iters, clock=clock)
     _run(probe, probe_budget)
     timed = probe_budget.step_seconds[SKIPPED_PROBE_STEPS:] or probe_budget.step_seconds
     seconds_per_iter = statistics.mean(timed)
@@ -153,7 +171,7 @@ def train_variant(variant: Variant, root: Path, *, minutes: float, output_dir: P
 
     # 3. the budgeted run
     trainer, model_kwargs, device = _trainer(cfg, settings, data, output_dir)
-    budget = TrainingBudget(max_iterations=planned, seconds=budget_s)
+    budget = TrainingBudget(max_iterations=planned, seconds=budget_s, clock=clock)
     error = None
     try:
         _run(trainer, budget)
@@ -174,16 +192,41 @@ def train_variant(variant: Variant, root: Path, *, minutes: float, output_dir: P
 
 
 def evaluate(model, data: SceneSearchData, device, settings: EvalSettings) -> dict[str, dict[str, Any]]:
-    """`evaluate_model` without and with CBGM, sharing one inference pass."""
+    """`evaluate_model` on all gallery frames without and with CBGM, and cross-camera,
+    sharing one inference pass."""
     arrays = run_search_inference(model, data, device, settings.batch_size, num_workers=settings.workers,
                                   progress=settings.progress)
     results = results_from_arrays(arrays)
     reports = {}
-    for name, cbgm in (("plain", None), ("cbgm", CBGM_PRESETS["prw"])):
+    for name, cbgm, cross_camera in (("plain", None, False), ("cbgm", CBGM_PRESETS["prw"], False),
+                                     ("cross", None, True)):
         reports[name] = evaluate_search_results(
-            results, data, cross_camera=settings.cross_camera, det_thresh=settings.det_thresh,
+            results, data, cross_camera=cross_camera, det_thresh=settings.det_thresh,
             weight_by_score=settings.weight_by_score, cbgm=cbgm, source=data.name)
     return reports
+
+
+RESULT_FILE = "result.json"
+
+
+def save_variant_result(output_dir: Path, settings_key: dict[str, Any], run: dict[str, Any]) -> None:
+    """The variant's training figures and scores, kept so a later run can reuse them."""
+    kept = {key: (str(value) if isinstance(value, Path) else value) for key, value in run.items()}
+    atomic_write_json(output_dir / RESULT_FILE, {"settings": settings_key, "run": kept})
+
+
+def load_variant_result(output_dir: Path, settings_key: dict[str, Any]) -> dict[str, Any] | None:
+    """The saved result when it was made with the same settings and its checkpoint is still there."""
+    path = output_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    run = saved["run"]
+    if saved.get("settings") != settings_key or not Path(run["checkpoint"]).is_file():
+        print(f"{path}: made with other settings ({saved.get('settings')}); training again")
+        return None
+    run["checkpoint"] = Path(run["checkpoint"])
+    return run
 
 
 # ------------------------------------------------------------------------------ hand-crafted baseline
@@ -205,6 +248,7 @@ def handcrafted_from_file(size: str, seed: int, num_queries: int) -> list[dict[s
         return None
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     rows = [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[2:]]
+    rows = [row for row in rows if row.get("gallery", "all") == "all"]
     if any(str(row.get("queries")) != str(num_queries) for row in rows):
         return None
     return [{"features": r["features"], "boxes": r["boxes"], "mAP": float(r["mAP"]), "top1": float(r["top-1"]),
@@ -217,7 +261,7 @@ def handcrafted_measured(root: Path, max_queries: int | None) -> list[dict[str, 
 
     rows = []
     for detector, boxes in (("gt", "ground-truth boxes"), ("hog", "HOG detector")):
-        report = handcrafted.run(load_dataset("prw", root), "colour+hog", detector, max_queries)
+        report = handcrafted.run(load_dataset("prw", root), "colour+hog", detector, max_queries)["all"]
         rows.append({"features": "colour+hog", "boxes": boxes, "mAP": report["mAP"], "top1": report["top1"],
                      "det_ap": report.get("det_ap", float("nan")), "det_recall": report.get("det_recall", float("nan")),
                      "source": "measured in this run"})
@@ -235,7 +279,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=list(VARIANTS), choices=list(VARIANTS),
                         help="variants to train (the first is the speed baseline at 360)")
-    parser.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget per variant")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget per variant, on --clock")
+    parser.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
+                        help="cpu: CPU time of the training process (fair when variants share the machine; "
+                             "data loading runs in that process unless --workers says otherwise); wall: wall clock")
+    parser.add_argument("--train-threads", type=int, help="torch threads of training and scoring")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse a variant's saved training and scores when its settings match")
+    parser.add_argument("--skip-speed", action="store_true",
+                        help="train and score only; measure speed later (e.g. with --reuse on a quiet machine)")
     parser.add_argument("--size", default="small", help="synthetic world size (tiny, small, ...)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=Path("data/worlds"))
@@ -243,7 +295,8 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int, help="score only the first N queries (quick checks)")
     parser.add_argument("--images", type=int, default=50, help="gallery images timed per inference measurement")
     parser.add_argument("--probe-iters", type=int, default=10, help="timed iterations of the speed probe")
-    parser.add_argument("--workers", type=int, help="training data-loader workers (default: the preset's)")
+    parser.add_argument("--workers", type=int,
+                        help="training data-loader workers (default: 0 with --clock cpu, else the preset's)")
     parser.add_argument("--threads", type=int, help="torch threads of the inference measurements")
     parser.add_argument("--handcrafted", default="auto", choices=["auto", "run", "skip"],
                         help="auto: reuse BENCHMARKS.md's figures when they match this world, else measure")
@@ -257,20 +310,35 @@ def main() -> None:
         data.queries = list(data.queries[: args.max_queries])
     images = [record.image_path for record in data.gallery[: args.images]]
 
+    if args.train_threads:
+        torch.set_num_threads(args.train_threads)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    workers = args.workers if args.workers is not None else (0 if args.clock == "cpu" else None)
+    settings_key = {"minutes": args.minutes, "clock": args.clock, "root": str(root), "queries": len(data.queries),
+                    "probe_iters": args.probe_iters, "workers": workers, "train_threads": torch.get_num_threads()}
     results: dict[str, dict[str, Any]] = {}
     for name in args.backbones:
-        variant = VARIANTS[name]
-        run = train_variant(variant, root, minutes=args.minutes, output_dir=args.output / name,
-                            probe_iters=args.probe_iters, workers=args.workers)
-        if run["error"] is None:
-            run["reports"] = evaluate(run.pop("model"), data, run["device"], run["eval"])
-            print(f"{name}: mAP {run['reports']['plain']['mAP']:.2f}, top-1 {run['reports']['plain']['top1']:.2f}")
+        output_dir = args.output / name
+        run = load_variant_result(output_dir, settings_key) if args.reuse else None
+        if run is not None:
+            print(f"{name}: reusing {output_dir / RESULT_FILE}")
         else:
-            run.pop("model")
-        run["speed"] = {s: measure_inference(images=images, min_size=s, max_size=INPUT_SIZES[s],
-                                             checkpoint=run["checkpoint"], threads=args.threads)
-                        for s in INPUT_SIZES}
+            run = train_variant(VARIANTS[name], root, minutes=args.minutes, output_dir=output_dir,
+                                probe_iters=args.probe_iters, workers=workers, clock=clock)
+            model, device, eval_settings = run.pop("model"), run.pop("device"), run.pop("eval")
+            if run["error"] is None:
+                run["reports"] = evaluate(model, data, device, eval_settings)
+                print(f"{name}: mAP {run['reports']['plain']['mAP']:.2f}, top-1 {run['reports']['plain']['top1']:.2f}")
+            del model
+            save_variant_result(output_dir, settings_key, run)
+        if not args.skip_speed:
+            run["speed"] = {s: measure_inference(images=images, min_size=s, max_size=INPUT_SIZES[s],
+                                                 checkpoint=run["checkpoint"], threads=args.threads)
+                            for s in INPUT_SIZES}
         results[name] = run
+    if args.skip_speed:
+        print("speed not measured (--skip-speed); BENCHMARKS.md left as it is")
+        return
 
     scored = [run["reports"]["plain"]["num_queries"] for run in results.values() if "reports" in run]
     handcrafted: list[dict[str, Any]] = []
@@ -280,18 +348,21 @@ def main() -> None:
     reference = _reference(handcrafted)
 
     nan = float("nan")
+    clock_name = "CPU" if args.clock == "cpu" else "wall"
     accuracy_rows, speed_rows = [], []
     base_name = args.backbones[0]
     base = results[base_name]["speed"][BASELINE_INPUT]
     for name, run in results.items():
         variant = VARIANTS[name]
-        plain, cbgm = run.get("reports", {}).get("plain", {}), run.get("reports", {}).get("cbgm", {})
+        reports = run.get("reports", {})
+        plain, cbgm, cross = reports.get("plain", {}), reports.get("cbgm", {}), reports.get("cross", {})
         delta = f"{plain['mAP'] - reference['mAP']:+.2f}" if plain and reference else "-"
         accuracy_rows.append([
             variant.backbone, variant.init, run["iterations"], f"{run['epochs']:.2f}", f"{run['seconds'] / 60:.1f}",
             run["train_images_per_s"], f"{run['loss']:.3f}" if run["error"] is None else run["error"],
             plain.get("mAP", nan), plain.get("top1", nan), cbgm.get("mAP", nan), cbgm.get("top1", nan),
-            plain.get("det_ap", nan), plain.get("det_recall", nan), delta])
+            cross.get("mAP", nan), cross.get("top1", nan), plain.get("det_ap", nan), plain.get("det_recall", nan),
+            delta])
         for size in INPUT_SIZES:
             f = run["speed"][size]
             speed_rows.append([
@@ -300,8 +371,9 @@ def main() -> None:
                 f"{f['inference_rss_mib']:.0f}", f"{f['peak_rss_mib'] / base['peak_rss_mib']:.2f}x",
                 f"{f['detections_per_image']:.1f}"])
     accuracy = bench_report.markdown_table(
-        ["backbone", "init", "iterations", "epochs", "train min", "train images/s", "last loss", "mAP", "top-1",
-         "mAP +CBGM", "top-1 +CBGM", "det AP", "det recall", "mAP vs hand-crafted (pp)"], accuracy_rows)
+        ["backbone", "init", "iterations", "epochs", f"train {clock_name} min", f"train images per {clock_name} s",
+         "last loss", "mAP", "top-1", "mAP +CBGM", "top-1 +CBGM", "mAP cross-cam", "top-1 cross-cam", "det AP",
+         "det recall", "mAP vs hand-crafted (pp)"], accuracy_rows)
     speed = bench_report.markdown_table(
         ["backbone", "init", "input (short / max long)", "images/s", f"speed vs {base_name}@{BASELINE_INPUT}",
          "peak RSS (MiB)", "inference RSS (MiB)", "peak RSS ratio", "detections/image"], speed_rows)
@@ -316,6 +388,8 @@ def main() -> None:
     if args.no_write:
         return
 
+    budget_clock = ("CPU time (the training process's, so variants trained side by side get equal shares)"
+                    if args.clock == "cpu" else "wall-clock time")
     world = f"root `{args.root}`" if args.root else f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
     recipe = preset_config(VARIANTS[base_name])
     queries = len(data.queries)
@@ -326,10 +400,13 @@ def main() -> None:
         f"- recipe: `seqnet_synth_prw` preset (batch {recipe['train']['batch_size']}, SGD lr {recipe['train']['lr']}, "
         f"short side {recipe['model']['min_size']}) with the backbone overrides; random-init variants train their "
         "batch norms and stem\n"
-        f"- budget: {args.minutes:g} minutes of training wall-clock time per variant; a {args.probe_iters}-iteration "
+        f"- budget: {args.minutes:g} minutes of training {budget_clock} per variant "
+        f"({settings_key['train_threads']} torch thread(s), {workers if workers is not None else 'preset'} "
+        f"data-loader workers); a {args.probe_iters}-iteration "
         f"probe sets the planned iterations and the preset's warm-up (1/8) and LR step (6/8) are scaled to them; "
         f"iterations run / planned: {stops}\n"
-        "- search: all gallery frames, detection threshold 0.5; CBGM with PRW's k1=30, k2=4; det AP at score >= 0.01\n"
+        "- search: all gallery frames, detection threshold 0.5; CBGM with PRW's k1=30, k2=4; cross-cam: PRW's "
+        "cross-camera gallery (frames of the query's camera left out); det AP at score >= 0.01\n"
         f"- speed: gallery inference (detection + embeddings, batch 1) of the trained model over the first "
         f"{len(images)} gallery images, one fresh process per row (peak RSS: that process's peak; inference RSS: "
         f"the peak minus the resident size before the first forward pass); ratios against "
