@@ -38,6 +38,11 @@ FEATURES = {"colour": colour_histogram_features, "colour+hog": colour_hog_featur
 GALLERIES = {"all": False, "cross-camera": True}
 
 
+def score_galleries(results: SearchResults, data) -> dict[str, dict]:
+    """The scene search protocol on each of `GALLERIES`."""
+    return {name: evaluate_search_results(results, data, cross_camera=cross) for name, cross in GALLERIES.items()}
+
+
 def run(data, feature_name: str, detector: str, max_queries: int | None) -> dict[str, dict]:
     return score_box_features(data, FEATURES[feature_name], detector=detector, max_queries=max_queries,
                               desc=f"gallery ({feature_name}, {detector})")
@@ -67,8 +72,7 @@ def score_box_features(data, extract, *, detector: str = "gt", max_queries: int 
     gallery = GalleryDetections(names=np.asarray(names), image_index=np.concatenate(index),
                                 boxes=np.concatenate(boxes), scores=np.concatenate(scores),
                                 feats=np.concatenate(feats))
-    results = SearchResults(gallery=gallery, query_feats=query_feats)
-    return {name: evaluate_search_results(results, data, cross_camera=cross) for name, cross in GALLERIES.items()}
+    return score_galleries(SearchResults(gallery=gallery, query_feats=query_feats), data)
 
 
 def main() -> None:

@@ -16,12 +16,11 @@ import numpy as np
 import torch
 
 import report as bench_report
-from bench_handcrafted_baseline import GALLERIES, score_box_features
+from bench_handcrafted_baseline import score_box_features, score_galleries
 
 from personsearch.data.catalog import load_dataset
 from personsearch.data.scene_dataset import image_to_tensor
 from personsearch.engine.inference import run_search_inference
-from personsearch.evaluation.scene_evaluator import evaluate_search_results
 from personsearch.methods.supervised import results_from_arrays
 from personsearch.models.search_model import load_search_model
 
@@ -52,8 +51,7 @@ def main() -> None:
         start = time.perf_counter()
         if boxes == "own detections":
             results = results_from_arrays(run_search_inference(model, data, torch.device("cpu"), 1, progress=True))
-            reports = {name: evaluate_search_results(results, data, cross_camera=cross)
-                       for name, cross in GALLERIES.items()}
+            reports = score_galleries(results, data)
         else:
             reports = score_box_features(data, model_features(model), desc="gallery (ground-truth boxes)")
         seconds = time.perf_counter() - start
