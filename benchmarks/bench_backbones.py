@@ -166,10 +166,10 @@ def train_variant(variant: Variant, root: Path, *, minutes: float, output_dir: P
     # The warm-up keeps its length in epochs (at most half the run): compressed in
     # proportion, it ended at 0.5-0.7 epochs and the re-ID embedding collapsed (every OIM
     # table row the same direction, loss stuck at ln(table + queue size)).
+    warmup_epochs = min(settings.warmup_epochs, planned_epochs / 2)
     settings = dataclasses.replace(
-        settings, epochs=max(1, math.ceil(planned_epochs)),
-        warmup_epochs=min(settings.warmup_epochs, planned_epochs / 2),
-        milestones=[max(m * scale, min(settings.warmup_epochs, planned_epochs / 2)) for m in settings.milestones])
+        settings, epochs=max(1, math.ceil(planned_epochs)), warmup_epochs=warmup_epochs,
+        milestones=[max(m * scale, warmup_epochs) for m in settings.milestones])
     cfg["train"].update(epochs=settings.epochs, warmup_epochs=settings.warmup_epochs, milestones=settings.milestones)
     print(f"{variant.name}: {seconds_per_iter:.2f} s/iteration -> {planned} iterations "
           f"({planned_epochs:.2f} epochs of {iters_per_epoch}) in {minutes:g} min")
@@ -408,7 +408,8 @@ def main() -> None:
         f"- budget: {args.minutes:g} minutes of training {budget_clock} per variant "
         f"({settings_key['train_threads']} torch thread(s), {workers if workers is not None else 'preset'} "
         f"data-loader workers); a {args.probe_iters}-iteration "
-        f"probe sets the planned iterations and the preset's warm-up (1/8) and LR step (6/8) are scaled to them; "
+        f"probe sets the planned iterations, the preset's LR step (6/8) is scaled to them and its one-epoch warm-up "
+        f"kept (at most half the run); "
         f"iterations run / planned: {stops}\n"
         "- search: all gallery frames, detection threshold 0.5; CBGM with PRW's k1=30, k2=4; cross-cam: PRW's "
         "cross-camera gallery (frames of the query's camera left out); det AP at score >= 0.01\n"
