@@ -14,6 +14,7 @@ from torch import nn
 
 from ..registry import Registry
 from .backbones import build_backbone
+from .nae import NAE
 from .seqnet import SeqNet
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("search model")
@@ -36,6 +37,21 @@ def build_seqnet(
     """SeqNet + NAE on a registered backbone; other keyword arguments are `SeqNet`'s (sizes, RPN/RoI, OIM...)."""
     parts = build_backbone(backbone, weights=backbone_weights, freeze_bn=freeze_bn, freeze_stem=freeze_stem)
     return SeqNet(backbone=parts, num_pids=num_pids, **kwargs)
+
+
+@MODELS.register("nae")
+def build_nae(
+    *,
+    num_pids: int,
+    backbone: str = "resnet50",
+    backbone_weights: str = "none",
+    freeze_bn: bool = True,
+    freeze_stem: bool = True,
+    **kwargs: Any,
+) -> NAE:
+    """NAE (SeqNet without its second stage) on a registered backbone; other keyword arguments are `SeqNet`'s."""
+    parts = build_backbone(backbone, weights=backbone_weights, freeze_bn=freeze_bn, freeze_stem=freeze_stem)
+    return NAE(backbone=parts, num_pids=num_pids, **kwargs)
 
 
 def build_search_model(name: str = "seqnet", **kwargs: Any) -> nn.Module:

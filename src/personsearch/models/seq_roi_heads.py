@@ -9,6 +9,7 @@ post-processing. Training labels inside this module follow torchvision's convent
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ from torch import nn
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.ops import boxes as box_ops
 
+from .captured import capture_roi_features
 from .heads import BoxRegressor, NormAwareEmbedding
 from .losses.oim import UNLABELLED, OIMLoss
 
@@ -88,7 +90,9 @@ class SeqRoIHeads(RoIHeads):
         proposals: list[torch.Tensor],
         image_shapes: list[tuple[int, int]],
         targets: list[dict[str, torch.Tensor]] | None = None,
+        captured: dict[str, Any] | None = None,
     ) -> tuple[list[dict[str, torch.Tensor]], dict[str, torch.Tensor]]:
+        """`captured`, when given in training, receives intermediate features (`capture_roi_features`)."""
         if self.training:
             proposals, _, labels_s1, targets_s1 = self.select_training_samples(proposals, targets)
 
@@ -101,7 +105,8 @@ class SeqRoIHeads(RoIHeads):
         else:
             boxes, stage1_scores, _ = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
 
-        stage2 = self.reid_features(features, boxes, image_shapes)
+        reid_maps = self.box_roi_pool(features, boxes, image_shapes)
+        stage2 = self.reid_head(reid_maps)
         box_regression_s2 = self.reid_box_regressor(stage2["feat_res5"])
         embeddings, person_logits = self.embedding_head(stage2)
 
@@ -111,6 +116,10 @@ class SeqRoIHeads(RoIHeads):
 
         labels_s1, labels_s2 = torch.cat(labels_s1), torch.cat(labels_s2)
         foreground = labels_s2 > 0
+        if captured is not None:
+            capture_roi_features(captured, box_features=stage1["feat_res5"], box_counts=[len(p) for p in proposals],
+                                 reid_maps=reid_maps, reid_embeddings=embeddings, reid_counts=[len(b) for b in boxes],
+                                 foreground=foreground)
         losses = {
             "loss_box_cls": F.cross_entropy(class_logits, labels_s1.clamp(0, 1)),
             "loss_box_reg": _box_regression_loss(box_regression, labels_s1.clamp(0, 1), torch.cat(targets_s1)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -202,17 +202,27 @@ class SeqNet(nn.Module):
         if self.training:
             if targets is None:
                 raise ValueError("training mode needs targets; call model.eval() for detection")
-            image_list, features, prepared = self._features(images, self.prepare_targets(targets))
-            proposals, rpn_losses = self.rpn(image_list, features, prepared)
-            _, head_losses = self.roi_heads(features, proposals, image_list.image_sizes, prepared)
-            losses = {**rpn_losses, **head_losses}
-            return {name: value * self.loss_weights[name] for name, value in losses.items()}
+            return self.forward_with_features(images, targets)[0]
 
         original_sizes = [(int(image.shape[-2]), int(image.shape[-1])) for image in images]
         image_list, features, _ = self._features(images, None)
         proposals, _ = self.rpn(image_list, features)
         detections, _ = self.roi_heads(features, proposals, image_list.image_sizes)
         return self.transform.postprocess(detections, image_list.image_sizes, original_sizes)
+
+    def forward_with_features(
+        self, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Training forward returning (weighted losses, intermediate features) for training wrappers:
+        "features" (the backbone map by name), "image_sizes" and "boxes" (the targets' boxes) in model
+        input pixels, and what the RoI heads capture (`models.captured.capture_roi_features`)."""
+        image_list, features, prepared = self._features(images, self.prepare_targets(targets))
+        proposals, rpn_losses = self.rpn(image_list, features, prepared)
+        captured: dict[str, Any] = {"features": features, "image_sizes": image_list.image_sizes,
+                                    "boxes": [target["boxes"] for target in prepared]}
+        _, head_losses = self.roi_heads(features, proposals, image_list.image_sizes, prepared, captured=captured)
+        losses = {**rpn_losses, **head_losses}
+        return {name: value * self.loss_weights[name] for name, value in losses.items()}, captured
 
     def extract_query_features(self, images: list[torch.Tensor], boxes_list: list[torch.Tensor]) -> torch.Tensor:
         """Embeddings (Q, embedding_dim), L2-normalised, of given boxes (x1y1x2y2 pixels), one row per box in order.
