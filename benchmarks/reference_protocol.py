@@ -2,9 +2,16 @@
 python loops over queries and gallery images, sklearn's average_precision_score, a
 per-pair IoU. It is the yardstick for personsearch.evaluation, not part of the library.
 
+Inputs are SeqNet's: per gallery image an (n, 5) x1y1x2y2score array and its features;
+with weight_by_score the features are multiplied by their scores first, as SeqNet's model
+does (confidence-weighted similarity), and CBGM then runs on those weighted features; per
+query image for CBGM, its detections with the query box first (score 1) and the query
+feature first, of which the first k2 rows are the graph's query side (unweighted).
+
 Differences from SeqNet, all matching the library's documented choices: a duplicate
 gallery entry is skipped before counting ground truth; queries without ground truth are
-skipped; Kuhn-Munkres is scipy's linear_sum_assignment.
+skipped; Kuhn-Munkres is scipy's linear_sum_assignment (same optimum, the maximum-weight
+matching of the smaller side).
 """
 
 from __future__ import annotations
@@ -25,10 +32,14 @@ def compute_iou(a, b):
 
 
 def reference_search(data, gallery_dets, gallery_feats, query_feats, det_thresh=0.5,
-                     cross_camera=False, query_dets=None, query_det_feats=None, k1=None, k2=None):
+                     cross_camera=False, query_dets=None, query_det_feats=None, k1=None, k2=None,
+                     weight_by_score=False):
     """gallery_dets[i]: (n, 5) x1y1x2y2score of data.gallery[i]; gallery_feats[i]: (n, D).
-    query_dets[q] / query_det_feats[q]: context detections of query q's image (CBGM only)."""
+    query_dets[q] / query_det_feats[q]: detections of query q's image, the query box and
+    feature first (CBGM only)."""
     annos = data.gallery
+    if weight_by_score:
+        gallery_feats = [feat * det[:, 4:5] for det, feat in zip(gallery_dets, gallery_feats)]
     name_to_det_feat = {}
     for anno, det, feat in zip(annos, gallery_dets, gallery_feats):
         inds = np.where(det[:, 4] >= det_thresh)[0]
@@ -81,9 +92,8 @@ def reference_search(data, gallery_dets, gallery_feats, query_feats, det_thresh=
             for img in set(imgs_cbgm[inds]):
                 sim = name2sim[img]
                 det, feat_g = name_to_det_feat[img]
-                keep = np.where(query_dets[i][:, 4] >= det_thresh)[0]
-                keep = keep[np.argsort(-query_dets[i][keep, 4], kind="stable")][: k2 - 1]
-                qfeats = [feat_p] + [query_det_feats[i][j] for j in keep]
+                assert np.abs(query_dets[i][0, :4] - query.box).sum() <= 0.001, "query box must come first"
+                qfeats = query_det_feats[i][:k2]
                 graph = np.zeros((len(qfeats), len(feat_g)))
                 for a, pfeat in enumerate(qfeats):
                     for b, gfeat in enumerate(feat_g):

@@ -85,6 +85,19 @@ def per_image_lists(dets: GalleryDetections):
             [feats[ptr[i]:ptr[i + 1]] for i in range(len(dets.names))])
 
 
+def seqnet_query_lists(data: SceneSearchData, query_feats: np.ndarray, query_dets: QueryDetections):
+    """SeqNet's CBGM inputs: per query image an (n, 5) x1y1x2y2score array with the query box
+    first (score 1), then the query's detections in file order, and their features likewise."""
+    boxes_scores, feats = [], []
+    for q, query in enumerate(data.queries):
+        rows = np.flatnonzero(query_dets.image_index == q)
+        first = np.concatenate([np.asarray(query.box, np.float32), [1.0]])[None]
+        boxes_scores.append(np.concatenate([first, np.concatenate([query_dets.boxes[rows],
+                                                                   query_dets.scores[rows, None]], axis=1)]))
+        feats.append(np.concatenate([query_feats[q:q + 1], query_dets.feats[rows]]))
+    return boxes_scores, feats
+
+
 NOISE = 2.2
 
 

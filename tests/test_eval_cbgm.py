@@ -41,7 +41,7 @@ def case():
         names=np.array(["X.jpg", "Y.jpg"]), image_index=np.array([0, 0, 1]),
         boxes=np.array([[0, 0, 50, 100], [100, 0, 150, 100], [0, 0, 50, 100]], np.float32),
         scores=np.ones(3, np.float32), feats=np.array([A, B, Y], np.float32))
-    # the context person (score .9) and a low-scoring detection that is dropped
+    # the context person (score .9), then a detection that k2 = 2 leaves out (the first k2 - 1 count)
     query_dets = QueryDetections(image_index=np.array([0, 0]),
                                  boxes=np.array([[60, 0, 110, 100], [200, 0, 250, 100]], np.float32),
                                  scores=np.array([0.9, 0.3], np.float32),
@@ -98,15 +98,13 @@ def test_cbgm_matches_loop_reference():
     pytest.importorskip("sklearn")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from reference_protocol import reference_search
-    from synthetic_search import per_image_lists, synthetic_search_problem
+    from synthetic_search import per_image_lists, seqnet_query_lists, synthetic_search_problem
 
     data, dets, qf, qd = synthetic_search_problem(num_images=80, num_queries=40, num_pids=12, dim=16, seed=3)
     ours = scene_search_metrics(qf, dets, build_search_truth(data, dets.names), cbgm=CBGM(30, 4),
                                 query_dets=qd).summary()
     boxes_scores, feats = per_image_lists(dets)
-    ctx = [np.concatenate([qd.boxes[qd.image_index == q], qd.scores[qd.image_index == q, None]], 1)
-           for q in range(len(qf))]
-    ctx_feats = [qd.feats[qd.image_index == q] for q in range(len(qf))]
+    ctx, ctx_feats = seqnet_query_lists(data, qf, qd)
     ref = reference_search(data, boxes_scores, feats, qf, query_dets=ctx, query_det_feats=ctx_feats, k1=30, k2=4)
     plain = scene_search_metrics(qf, dets, build_search_truth(data, dets.names)).summary()
     assert ours["mAP"] != pytest.approx(plain["mAP"])  # the re-ranking did something

@@ -72,9 +72,9 @@ def run_search_inference(
     gallery_names (G,) str; det_image_index (M,) int64 into gallery_names; det_boxes (M, 4);
     det_scores (M,); det_feats (M, D); query_feats (Q, D) from the ground-truth query boxes;
     query_det_image_index (K,) int64 query position; query_det_boxes/scores/feats: the other
-    people detected in each query's image (for CBGM; detections overlapping the query box
-    with IoU >= CONTEXT_IOU are the query person and left out). Gallery detections are reused
-    when the query image is also a gallery image.
+    people detected in each query's image, highest score first (for CBGM; detections
+    overlapping the query box with IoU >= CONTEXT_IOU are the query person and left out).
+    Gallery detections are reused when the query image is also a gallery image.
     """
     query_records = [
         SceneRecord(name=q.name, image_path=q.image_path, boxes=np.asarray(q.box, np.float32).reshape(1, 4),
@@ -106,7 +106,8 @@ def run_search_inference(
     for record in query_records:
         det = gallery[name_to_gallery[record.name]] if record.name in name_to_gallery else by_name[record.name]
         iou = box_iou(torch.from_numpy(det["boxes"]), torch.from_numpy(record.boxes)).reshape(-1)
-        others = (iou < CONTEXT_IOU).numpy()
+        others = np.flatnonzero((iou < CONTEXT_IOU).numpy())
+        others = others[np.argsort(-det["scores"][others], kind="stable")]  # CBGM takes the first k2 - 1
         context.append({key: value[others] for key, value in det.items()})
     g, c = _stack(gallery, dim), _stack(context, dim)
     return {

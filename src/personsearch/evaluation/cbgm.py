@@ -1,11 +1,14 @@
 """Context bipartite graph matching (CBGM), SeqNet's test-time re-ranking.
 
 For the gallery images owning the k1 detections most similar to the query, the query
-person plus up to k2 - 1 context people of the query image (highest detection scores)
-are matched to the image's detections with Kuhn-Munkres on feature dot products
-(maximum total weight). If the query is matched to detection j, j's similarity becomes
-the largest weight among the matched edges. As in SeqNet the k1 images are those of the
-k1 best detections (so at most k1 images), and the graph uses the unweighted similarity.
+person plus up to k2 - 1 context people of the query image (the first ones the detector
+returned, i.e. the highest scores) are matched to the image's detections with
+Kuhn-Munkres on feature dot products (maximum total weight). If the query is matched to
+detection j, j's similarity becomes the largest weight among the matched edges. As in
+SeqNet the k1 images are those of the k1 best detections (so at most k1 images); with
+confidence weighting the gallery features arrive already multiplied by their scores, so
+the k1 images and the graph weights are SeqNet's weighted similarities, while the query
+image's people stay unweighted (SeqNet does not weight the query image's detections).
 """
 
 from __future__ import annotations

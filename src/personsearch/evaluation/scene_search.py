@@ -1,7 +1,9 @@
 """Scene person search metrics (CUHK-SYSU and PRW protocols), vectorised.
 
 For each query: similarity = dot product of the query feature and every kept gallery
-detection (score >= det_thresh), optionally multiplied by the detection score. In each
+detection (score >= det_thresh); with weight_by_score the gallery features are first
+multiplied by their detection scores (SeqNet's confidence-weighted similarity, so CBGM
+also picks its images and builds its graphs on the weighted similarities). In each
 gallery image holding the person, the detection of highest similarity among those with
 IoU >= min(0.5, w*h/((w+10)*(h+10))) with the gt box is the one true positive (ties: the
 detection listed first). AP = sklearn-style AP over the query's gallery detections times
@@ -83,9 +85,11 @@ def scene_search_metrics(
     det_boxes = gallery.boxes[kept]
     det_scores = gallery.scores[kept].astype(np.float32)
     det_feats = np.ascontiguousarray(gallery.feats[kept], dtype=np.float32)
+    if weight_by_score:
+        det_feats = det_feats * det_scores[:, None]
     image_ptr = group_pointers(det_image, num_images)
     qfeats = np.asarray(query_feats, dtype=np.float32)
-    nodes = _cbgm_nodes(qfeats, query_dets, cbgm.k2, det_thresh) if cbgm is not None else None
+    nodes = _cbgm_nodes(qfeats, query_dets, cbgm.k2) if cbgm is not None else None
     thresholds = search_iou_threshold(truth.gt_box)
     count_gt = truth.count_gt
 
@@ -100,8 +104,6 @@ def scene_search_metrics(
         if nodes is not None:
             for i in range(c1 - c0):
                 sims[i] = cbgm_rerank(sims[i], det_image, image_ptr, det_feats, nodes[c0 + i], cbgm.k1)
-        if weight_by_score:
-            sims *= det_scores
         tp_query, tp_sim = _true_positives(sims, c0, truth, image_ptr, det_boxes, thresholds)
         tp_ptr = group_pointers(tp_query, c1 - c0)
         for i in range(c1 - c0):
@@ -136,13 +138,16 @@ def _true_positives(sims, c0, truth, image_ptr, det_boxes, thresholds):
     return gt_query[gt[first]], sim[first]
 
 
-def _cbgm_nodes(qfeats, query_dets, k2, det_thresh) -> list[np.ndarray]:
-    """Per query: its feature, then the k2 - 1 highest-scoring detections of its image."""
+def _cbgm_nodes(qfeats, query_dets, k2) -> list[np.ndarray]:
+    """Per query: its feature, then the first k2 - 1 detections of its image in the order given.
+
+    As SeqNet's evaluation takes the first k2 rows of the query image's detections (the
+    query box, then the detector's output in its own order, highest score first); no score
+    threshold is applied here, the detector's own threshold applied when they were made.
+    """
     query_dets.check(len(qfeats), qfeats.shape[1])
-    keep = np.flatnonzero(query_dets.scores >= det_thresh)
-    keep = keep[np.lexsort((-query_dets.scores[keep], query_dets.image_index[keep]))]
-    owner = query_dets.image_index[keep]
-    ptr = group_pointers(owner, len(qfeats))
+    keep = np.argsort(query_dets.image_index, kind="stable")
+    ptr = group_pointers(query_dets.image_index[keep], len(qfeats))
     feats = np.asarray(query_dets.feats, dtype=np.float32)
     return [np.vstack([qfeats[q:q + 1], feats[keep[ptr[q]:min(ptr[q + 1], ptr[q] + k2 - 1)]]])
             for q in range(len(qfeats))]
