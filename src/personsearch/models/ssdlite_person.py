@@ -130,7 +130,8 @@ def decode_boxes(encodings: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """TF 'SAME' padding (before, after) of one axis; an odd total pads one more pixel after."""
-    out_size = -(-size // stride)
+    # ceil division without negative operands: ONNX integer Div truncates where Python floors
+    out_size = (size + stride - 1) // stride
     total = max((out_size - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
 
