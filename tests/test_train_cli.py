@@ -4,6 +4,7 @@ and the shipped SeqNet presets against the trainer's and the model's arguments."
 import inspect
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -39,6 +40,9 @@ def test_paper_recipes_follow_seqnet():
         assert (cfg["model"]["min_size"], cfg["model"]["max_size"], cfg["model"]["oim_scalar"]) == (900, 1500, 30.0)
     assert (cuhk["train"]["epochs"], cuhk["model"]["queue_size"], cuhk["data"]["name"]) == (20, 5000, "cuhk-sysu")
     assert (prw["train"]["epochs"], prw["model"]["queue_size"], prw["data"]["name"]) == (18, 500, "prw")
+    for cfg in (cuhk, prw):  # SeqNet's inference: stage-1 scores, confidence-weighted similarity
+        assert (cfg["model"]["score_source"], cfg["model"]["box_score_thresh"]) == ("fcs", 0.5)
+        assert cfg["eval"]["weight_by_score"] is True and cfg["eval"]["det_thresh"] == 0.5
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +81,21 @@ def test_train_resume_and_eval_commands(synth_prw, tmp_path, capsys):
                  "--cbgm"]) == 0
     rescored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rescored["mAP"] == pytest.approx(report["mAP"])
+
+    # inference-time model settings given on the command line are applied, not ignored
+    other = {"fcs": "nae", "nae": "fcs"}[ckpt["model_kwargs"]["score_source"]]
+    assert main(["eval", "--checkpoint", str(out / "last.pth"), "--save-results", str(tmp_path / "other.npz"),
+                 "eval.progress=false", f"model.score_source={other}", "model.rpn_post_nms_top_n_test=5"]) == 0
+    changed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert changed["model_overrides"] == {"score_source": other, "rpn_post_nms_top_n_test": 5}
+    assert report["model_overrides"] == {}
+    before, after = np.load(tmp_path / "results.npz"), np.load(tmp_path / "other.npz")
+    per_image = np.bincount(after["det_image_index"], minlength=len(after["gallery_names"]))
+    assert per_image.max() <= 5 < np.bincount(before["det_image_index"]).max()
+    # settings that need retraining are refused with the reason
+    assert main(["eval", "--checkpoint", str(out / "last.pth"), "model.embedding_dim=8"]) == 1
+    err = capsys.readouterr().err
+    assert "model.embedding_dim=8" in err and "only inference-time settings" in err and "score_source" in err
 
 
 def test_train_cli_reports_config_errors(synth_prw, tmp_path, capsys):

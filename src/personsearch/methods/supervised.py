@@ -189,6 +189,21 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
         du.cleanup_distributed()
 
 
+def model_overrides(model_cfg: Mapping[str, Any], saved_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The model settings of an evaluation config that differ from the checkpoint's saved arguments.
+
+    `auto` matches whatever training filled in; backbone_weights never matter when loading.
+    The loader applies inference-time keys and refuses the others.
+    """
+    changed = {}
+    for key, value in model_cfg.items():
+        if key == "backbone_weights" or (value == AUTO and key in saved_kwargs):
+            continue
+        if key not in saved_kwargs or saved_kwargs[key] != value:
+            changed[key] = value
+    return changed
+
+
 def evaluate_from_config(
     cfg: Mapping[str, Any] | None,
     *,
@@ -197,7 +212,11 @@ def evaluate_from_config(
     output: str | None = None,
     results_path: str | None = None,
 ) -> dict[str, Any]:
-    """Score a checkpoint on the configured test split (`cfg` None: the config saved in it)."""
+    """Score a checkpoint on the configured test split (`cfg` None: the config saved in it).
+
+    The model is rebuilt from the checkpoint; inference-time model settings of `cfg` that
+    differ from it (score source, thresholds, proposal counts) are applied, others refused.
+    """
     state = load_checkpoint(checkpoint, map_location="cpu")
     cfg = dict(cfg if cfg is not None else state.get("config") or {})
     eval_cfg = section(cfg, "eval")
@@ -206,11 +225,12 @@ def evaluate_from_config(
     settings = EvalSettings.from_section(eval_cfg)
     data_cfg = section(cfg, "data")
     device = du.resolve_device(section(cfg, "train").get("device", "auto"))
-    model = load_search_model(state, device)
+    overrides = model_overrides(section(cfg, "model"), state.get("model_kwargs") or {})
+    model = load_search_model(state, device, inference_overrides=overrides)
     data = load_scene_data(data_cfg)
     report, results = evaluate_model(model, data, data_cfg["name"], device, settings)
     report = {"dataset": data_cfg["name"], "checkpoint": str(checkpoint), "epoch": state.get("epoch"),
-              "cbgm": settings.cbgm, **report}
+              "cbgm": settings.cbgm, "model_overrides": overrides, **report}
     if output:
         atomic_write_json(output, report)
     if results_path:

@@ -27,6 +27,12 @@ from .weights import IMAGENET_MEAN, IMAGENET_STD
 
 FEATURE_NAME = "feat_res4"
 
+# Constructor arguments that only change inference: a trained model may be rebuilt with other values.
+INFERENCE_KWARGS = frozenset({
+    "score_source", "box_score_thresh", "box_nms_thresh", "box_nms_thresh_s2", "box_detections_per_img",
+    "rpn_pre_nms_top_n_test", "rpn_post_nms_top_n_test", "rpn_nms_thresh", "min_size", "max_size",
+})
+
 # SeqNet's loss weights; stage-1 box regression is weighted 10.
 DEFAULT_LOSS_WEIGHTS = {
     "loss_objectness": 1.0,
@@ -62,8 +68,11 @@ class SeqNet(nn.Module):
     losses (sum them to train). Images without people take empty tensors.
     Eval: `model(images)` returns per image {"boxes": (K, 4) in input pixels, "scores": (K,),
     "embeddings": (K, embedding_dim) L2-normalised}.
-    score_source: "nae" scores detections with the norm-aware person score of stage 2; "fcs"
-    with stage-1 classification scores ("first classification score", SeqNet's test-time choice).
+    score_source: "fcs" ranks and thresholds detections by the stage-1 classification score
+    ("first classification score", SeqNet's test-time choice); "nae" by the norm-aware person
+    score of stage 2, so a detection must pass box_score_thresh twice (stage-1 score, then
+    NAE score). Embeddings stay L2-normalised either way; SeqNet's confidence-weighted
+    similarity multiplies them by the scores at evaluation (`eval.weight_by_score`).
     """
 
     def __init__(
