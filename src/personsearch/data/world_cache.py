@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Mapping
 
 from personsearch.utils.atomic import atomic_write_json
 
@@ -11,22 +12,35 @@ WORLD_MARKER = "personsearch_world.json"  # written last: its presence means the
 
 
 def ensure_synthetic_dataset(
-    dataset: str, root: str | Path, *, size: str, seed: int, workers: int = 2, show_progress: bool = True
+    dataset: str, root: str | Path, *, size: str, seed: int, workers: int = 2, show_progress: bool = True,
+    world_overrides: Mapping[str, Any] | None = None,
 ) -> Path:
-    """`root` holding SynthWorld(size, seed) in format `dataset`; written only if not already there."""
+    """`root` holding SynthWorld(size, seed, **world_overrides) in format `dataset`; written only if
+    not already there."""
     from personsearch.data.catalog import write_dataset
     from personsearch.data.synth.world import SynthWorld
 
     root = Path(root)
     marker = root / WORLD_MARKER
-    wanted = {"format": dataset, "size": size, "seed": seed}
+    wanted: dict[str, Any] = {"format": dataset, "size": size, "seed": seed}
+    if world_overrides:
+        wanted["world"] = json.loads(json.dumps(dict(world_overrides)))  # tuples as lists, as read back
     if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
         print(f"reusing the synthetic {dataset} world in {root}")
         return root
     print(f"writing a synthetic {dataset}-format world ({size}, seed {seed}) to {root}")
-    result = write_dataset(dataset, SynthWorld(size=size, seed=seed), root, workers=workers,
+    world = SynthWorld(size=size, seed=seed, **_world_fields(world_overrides or {}))
+    result = write_dataset(dataset, world, root, workers=workers,
                            show_progress=show_progress)
     for note in result.notes:
         print(f"  note: {note}")
     atomic_write_json(marker, wanted)
     return root
+
+
+def _world_fields(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """WorldSpec values from YAML/JSON: lists become the tuples the spec holds."""
+    def as_tuple(value: Any) -> Any:
+        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
+
+    return {key: as_tuple(value) for key, value in overrides.items()}

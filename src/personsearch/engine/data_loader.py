@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, SequentialSampler
 
 from personsearch.engine import distributed as du
 from personsearch.engine.rng import seed_worker
@@ -25,8 +25,13 @@ def build_train_loader(
     num_workers: int = 0,
     drop_last: bool = True,
     shuffle: bool = True,
+    batch_sampler: Sampler[list[int]] | None = None,
 ) -> DataLoader:
-    """`batch_size` is per process."""
+    """`batch_size` is per process. `batch_sampler` (with `set_epoch(epoch)`, its order a function of
+    seed and epoch, one process's share of each batch) replaces the shuffled per-process sampler."""
+    if batch_sampler is not None:
+        return DataLoader(dataset, batch_sampler=batch_sampler, num_workers=num_workers, collate_fn=collate_fn,
+                          worker_init_fn=seed_worker, pin_memory=torch.cuda.is_available())
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     sampler = DistributedSampler(

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 from tqdm import tqdm
 
 from personsearch.config import ConfigError, save_config
@@ -93,11 +93,13 @@ def build_trainer(
     resume: str | None = None,
     optimizer_factory: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
     extra_hooks: Sequence[HookBase] = (),
+    batch_sampler: Sampler[list[int]] | None = None,
 ) -> Trainer:
     """`resume`: None (fresh), `auto` (output_dir/last.pth if present) or a checkpoint path.
 
     `optimizer_factory` builds the optimizer from the model's parameters (default: SGD from
-    `settings`); `extra_hooks` run before the standard ones.
+    `settings`); `extra_hooks` run before the standard ones; `batch_sampler` replaces the
+    loader's shuffled sampler (see `build_train_loader`).
     """
     output_dir = Path(output_dir)
     model.to(device)
@@ -108,6 +110,7 @@ def build_trainer(
         seed=settings.seed,
         num_workers=settings.workers,
         drop_last=settings.drop_last,
+        batch_sampler=batch_sampler,
     )
     if optimizer_factory is None:
         optimizer = build_sgd(

@@ -129,10 +129,13 @@ class Trainer:
         return self.history
 
     def _set_sampler_epoch(self) -> None:
-        for holder in (self.train_loader, getattr(self.train_loader, "batch_sampler", None)):
+        batch_sampler = getattr(self.train_loader, "batch_sampler", None)
+        for holder in (self.train_loader, batch_sampler):
             sampler = getattr(holder, "sampler", None)
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(self.epoch)
+        if hasattr(batch_sampler, "set_epoch"):
+            batch_sampler.set_epoch(self.epoch)
 
     def _train_epoch(self) -> None:
         self._epoch_rng = None

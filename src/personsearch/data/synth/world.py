@@ -47,6 +47,12 @@ class WorldSpec:
     scenes_per_sequence: int = 60
     backgrounds_per_camera: int = 3
     supersample: int = 2
+    # A dataset's own look, applied to every camera on top of its sampled profile (defaults: none):
+    # pre-training sources differ from the target world in colour cast, sharpness, noise, saturation.
+    camera_cast: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    camera_blur_scale: float = 1.0
+    camera_noise_scale: float = 1.0
+    camera_saturation_scale: float = 1.0
 
 
 _SIZES: dict[str, dict[str, Any]] = {
@@ -68,6 +74,16 @@ def _rng(seed: int, stream: int, index: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, stream, index])
 
 
+def _dataset_look(camera: CameraProfile, spec: WorldSpec) -> CameraProfile:
+    return dataclasses.replace(
+        camera,
+        cast=tuple(float(c * g) for c, g in zip(camera.cast, spec.camera_cast)),
+        blur=camera.blur * spec.camera_blur_scale,
+        noise=camera.noise * spec.camera_noise_scale,
+        saturation=camera.saturation * spec.camera_saturation_scale,
+    )
+
+
 class SynthWorld:
     def __init__(self, size: str = "tiny", seed: int = 0, **overrides: Any) -> None:
         if size not in _SIZES:
@@ -86,7 +102,8 @@ class SynthWorld:
         self._identities = build_identities(spec.num_identities, spec.near_twin_fraction, _rng(seed, _IDENTITIES))
         lighting = _rng(seed, _CAMERAS).permutation(max(6, spec.num_cameras))
         self.cameras: list[CameraProfile] = [
-            sample_camera(c, spec.scene_sizes, int(lighting[c]), _rng(seed, _CAMERAS, c + 1)) for c in range(spec.num_cameras)
+            _dataset_look(sample_camera(c, spec.scene_sizes, int(lighting[c]), _rng(seed, _CAMERAS, c + 1)), spec)
+            for c in range(spec.num_cameras)
         ]
         self._num_train_ids = int(round(spec.num_identities * spec.train_fraction))
         self._plans = plan_scenes(
