@@ -9,21 +9,21 @@ import torch
 from PIL import Image
 
 from personsearch import media
-from personsearch.detectors import DETECTORS, OWN_DETECTOR, SSDLITE
+from personsearch.detectors import DETECTORS, OWN_DETECTOR
+from personsearch.export import PYTORCH
 from personsearch.index import (
     GalleryIndex,
     Hit,
+    SearchModelSpec,
     build_gallery_index,
-    checkpoint_identity,
+    image_to_tensor,
     module_identity,
     search_index,
     validate_box,
 )
-from personsearch.index.builder import image_to_tensor
 from personsearch.text.searcher import TextSearcher
 
-__all__ = ["DETECTORS", "Hit", "PersonSearcher", "TextSearcher"]
-
+__all__ = ["DETECTORS", "GalleryIndex", "Hit", "PersonSearcher", "TextSearcher"]
 
 
 class PersonSearcher:
@@ -54,26 +54,21 @@ class PersonSearcher:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, *, device: str | torch.device = "cpu", detector: str = OWN_DETECTOR, **kwargs
+        cls,
+        path: str | Path,
+        *,
+        device: str | torch.device = "cpu",
+        detector: str = OWN_DETECTOR,
+        runtime: str = PYTORCH,
+        onnx_dir: str | Path | None = None,
+        **kwargs,
     ) -> "PersonSearcher":
         """detector: "model" uses the checkpoint's own detections; "ssdlite" finds people with the
-        offline SSDLite person detector (trained on real photographs) and embeds its boxes."""
-        from personsearch.models.search_model import load_search_model
-
-        if detector not in DETECTORS:
-            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}; got {detector!r}")
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        model = load_search_model(str(path), device=str(device))
-        model_id = checkpoint_identity(path)
-        if detector == SSDLITE:
-            from personsearch.models.detect_then_embed import DetectThenEmbed
-            from personsearch.models.ssdlite_person import load_ssdlite_person_detector
-
-            model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=device), search_model=model)
-            model_id = f"{model_id}+{SSDLITE}"
-        return cls(model=model, device=device, model_id=model_id, **kwargs)
+        offline SSDLite person detector (trained on real photographs) and embeds its boxes.
+        runtime: "pytorch", or "onnx" to run the exported graphs (from `onnx_dir`) in onnxruntime."""
+        spec = SearchModelSpec(checkpoint=str(path), detector=detector, device=str(device), runtime=runtime,
+                               onnx_dir=None if onnx_dir is None else str(onnx_dir))
+        return cls(model=spec.load_model(), device=device, model_id=spec.model_id(), **kwargs)
 
     def index(
         self,

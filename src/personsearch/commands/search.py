@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from personsearch.detectors import DETECTORS, OWN_DETECTOR
+from personsearch.export import PYTORCH, RUNTIMES
 from personsearch.utils.atomic import atomic_write_json
 
 DEFAULT_CHECKPOINT = "demo_seqnet.pth"
@@ -61,7 +62,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weight-by-detection", action="store_true", help="multiply similarity by detection score")
     parser.add_argument("--batch-size", type=int, default=4, help="pictures per model call while indexing")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1, mps")
+    add_runtime_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default=PYTORCH,
+        help="run the models in PyTorch (default) or their ONNX graphs in onnxruntime (CPU)",
+    )
+    parser.add_argument(
+        "--onnx-dir",
+        help="with --runtime onnx: folder of `personsearch export onnx` graphs (what it lacks is exported "
+        "there first; default: a temporary folder)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         detector=args.detector,
         score_threshold=args.score_threshold,
         batch_size=args.batch_size,
+        runtime=args.runtime,
+        onnx_dir=args.onnx_dir,
     )
     index = searcher.index(args.gallery, args.index, frame_stride=args.frame_stride, recursive=args.recursive)
     stats = index.stats
