@@ -15,6 +15,7 @@ from personsearch.config import ConfigError
 
 RECIPES: dict[str, str] = {
     "supervised": "personsearch.methods.supervised",
+    "dicl": "personsearch.methods.dicl.recipe",
 }
 
 

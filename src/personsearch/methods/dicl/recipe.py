@@ -1,0 +1,216 @@
+"""DICL (weakly supervised one-step person search): train from boxes alone, no identities.
+
+Config sections as the supervised recipe (`data`, `model`, `train`, `eval`, `output_dir`)
+plus `method` (see `DICLSettings`). The training split's identities are dropped before the
+dataset is built (`strip_identities`); `method.score_clusters` reads them only to score each
+epoch's clusters (pairwise precision / recall), never to train. Evaluation is the supervised
+evaluator on the search model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from personsearch.config import ConfigError, section
+from personsearch.data.records import SceneSearchData
+from personsearch.data.scene_dataset import collate_scenes
+from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
+from personsearch.engine import distributed as du
+from personsearch.evaluation import save_results
+from personsearch.methods.dicl.clustering import ClusteringSettings, pairwise_precision_recall
+from personsearch.methods.dicl.hooks import ClusteringHook, SearchModelExportHook
+from personsearch.methods.dicl.siamese import DICLTrainingModel, InstanceAveragedSearch
+from personsearch.methods.dicl.weak_data import WeakSceneDataset, count_slots, image_of_slot, strip_identities
+from personsearch.methods.supervised import SCALAR_METRICS, EvalSettings, evaluate_model, load_scene_data
+from personsearch.models.search_model import build_search_model, load_search_model
+from personsearch.utils.atomic import atomic_write_json
+
+SEARCH_PREFIX = "search_model."
+OIM_PREFIX = "roi_heads.reid_loss."
+
+
+@dataclass
+class DICLSettings:
+    name: str = "dicl"
+    siamese: bool = True  # instance branch (needed by the many-to-one and dense terms)
+    instance_size: list[int] = field(default_factory=lambda: [224, 96])  # instance crops (h, w)
+    memory_temperature: float = 0.05
+    memory_momentum: float = 0.2  # M <- normalise(momentum M + (1 - momentum) x)
+    hard_negative_mass: float = 0.6
+    memory_weight: float = 1.0
+    many_to_one_weight: float = 1.0  # 0 switches a term off
+    dense_weight: float = 0.1
+    dense_temperature: float = 1.0
+    dense_reduction: str = "batchmean"  # or "mean" (the original's mean over N^2 entries)
+    occlusion_prob: float = 0.5  # occlusion-invariant contrast; 0 disables the masking
+    occlusion_grid: list[int] = field(default_factory=lambda: [14, 6])
+    occlusion_cells: int = 2
+    triplet_weight: float = 1.0
+    triplet_margin: float = 0.3
+    triplet_background_weight: float = 0.25
+    cluster_k1: int = 30
+    cluster_k2: int = 6
+    cluster_eps: float = 0.7
+    cluster_min_samples: int = 4
+    test_instance_branch: bool = False  # average detections with instance-branch crops at test time
+    score_clusters: bool = False  # log clusters' pairwise precision / recall against the data's identities
+    init_checkpoint: str | None = None  # start from a trained search model (e.g. `personsearch adapt`)
+
+    @classmethod
+    def from_section(cls, values: Mapping[str, Any]) -> "DICLSettings":
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ConfigError(f"unknown method setting(s) {unknown}; valid: {', '.join(names)}")
+        return cls(**dict(values))
+
+    def clustering(self) -> ClusteringSettings:
+        return ClusteringSettings(k1=self.cluster_k1, k2=self.cluster_k2, eps=self.cluster_eps,
+                                  min_samples=self.cluster_min_samples)
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `DICLTrainingModel` besides the search model and slot count."""
+        skip = {"name", "cluster_k1", "cluster_k2", "cluster_eps", "cluster_min_samples", "test_instance_branch",
+                "score_clusters", "init_checkpoint"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+
+
+def search_model_kwargs(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """`build_search_model` arguments: the search model's own OIM head is not trained by DICL, so it
+    gets one placeholder identity and no queue."""
+    kwargs = dict(model_cfg)
+    kwargs.update(num_pids=1, queue_size=0)
+    return kwargs
+
+
+def search_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """The search model's weights from a DICL training checkpoint or an exported search model."""
+    state = checkpoint["model"]
+    if any(key.startswith(SEARCH_PREFIX) for key in state):
+        return {key[len(SEARCH_PREFIX):]: value for key, value in state.items() if key.startswith(SEARCH_PREFIX)}
+    return dict(state)
+
+
+def init_from_checkpoint(model: nn.Module, path: str) -> None:
+    """Load a trained search model's weights, except its OIM tables (their sizes follow its identities)."""
+    state = {key: value for key, value in search_state_dict(load_checkpoint(path)).items()
+             if not key.startswith(OIM_PREFIX)}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [key for key in missing if not key.startswith(OIM_PREFIX)]
+    if missing or unexpected:
+        raise ConfigError(f"{path}: weights do not fit the configured model (missing {missing[:5]}, "
+                          f"unexpected {unexpected[:5]}); use the checkpoint's model settings")
+
+
+def test_model(search_model: nn.Module, settings: DICLSettings) -> nn.Module:
+    if settings.test_instance_branch:
+        return InstanceAveragedSearch(search_model=search_model, instance_size=settings.instance_size)
+    return search_model
+
+
+class _TrainingEvaluator:
+    def __init__(self, *, data: SceneSearchData, dataset_name: str, device: torch.device, settings: EvalSettings,
+                 method: DICLSettings) -> None:
+        self.data, self.dataset_name, self.device, self.settings, self.method = data, dataset_name, device, settings, method
+
+    def __call__(self, model: nn.Module) -> dict[str, float]:
+        report, _ = evaluate_model(test_model(model.search_model, self.method), self.data, self.dataset_name,
+                                   self.device, self.settings)
+        return {key: float(report[key]) for key in SCALAR_METRICS if key in report}
+
+
+def _identity_scorer(data: SceneSearchData):
+    truth = np.concatenate([np.asarray(r.pids, dtype=np.int64).reshape(-1) for r in data.train] or [np.zeros(0, int)])
+    return lambda labels: pairwise_precision_recall(labels, truth)
+
+
+def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device: torch.device,
+                       resume: str | None = None, cluster_scorer=None, evaluator=None, extra_hooks=()):
+    """The DICL model around a fresh search model, and a trainer with the DICL hooks. Reads only the
+    training records' names, paths and boxes. Returns (trainer, search model kwargs)."""
+    method = DICLSettings.from_section(section(cfg, "method"))
+    data_cfg = section(cfg, "data")
+    settings = TrainSettings.from_section(section(cfg, "train"))
+    weak = strip_identities(data.train)
+    num_slots = count_slots(weak)
+    if num_slots < 2:
+        raise ConfigError(f"{data.name}: the training split has {num_slots} person boxes; DICL needs several")
+    model_kwargs = search_model_kwargs(section(cfg, "model"))
+    search_model = build_search_model(**model_kwargs)
+    if method.init_checkpoint:
+        init_from_checkpoint(search_model, method.init_checkpoint)
+    model = DICLTrainingModel(search_model=search_model, num_slots=num_slots, **method.model_kwargs())
+    output_dir = Path(cfg["output_dir"])
+    hooks = [
+        ClusteringHook(records=weak, image_of_slot=image_of_slot(weak), settings=method.clustering(), device=device,
+                       scorer=cluster_scorer, progress=settings.progress),
+        SearchModelExportHook(output_dir=output_dir, model_kwargs=model_kwargs),
+        *extra_hooks,
+    ]
+    eval_settings = EvalSettings.from_section(section(cfg, "eval"))
+    trainer = build_trainer(
+        settings=settings, model=model, model_kwargs=model_kwargs,
+        train_dataset=WeakSceneDataset(weak, flip_prob=float(data_cfg.get("flip_prob", 0.5))),
+        collate_fn=collate_scenes, device=device, output_dir=output_dir, config=dict(cfg),
+        evaluator=evaluator, eval_period=max(eval_settings.period, 0), resume=resume, extra_hooks=hooks,
+    )
+    return trainer, model_kwargs
+
+
+def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> list[dict[str, float]]:
+    cfg = dict(cfg)
+    if not cfg.get("output_dir"):
+        raise ConfigError("output_dir is required")
+    method = DICLSettings.from_section(section(cfg, "method"))
+    settings = TrainSettings.from_section(section(cfg, "train"))
+    eval_settings = EvalSettings.from_section(section(cfg, "eval"))
+    device = prepare_run(settings)
+    try:
+        data_cfg = section(cfg, "data")
+        data = load_scene_data(data_cfg)
+        evaluator = None
+        if eval_settings.period >= 0 and data.queries:
+            evaluator = _TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,
+                                           settings=eval_settings, method=method)
+        scorer = _identity_scorer(data) if method.score_clusters else None
+        trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=scorer,
+                                        evaluator=evaluator)
+        return trainer.train()
+    finally:
+        du.cleanup_distributed()
+
+
+def load_dicl_search_model(checkpoint: Mapping[str, Any], device: torch.device) -> nn.Module:
+    return load_search_model({"model_kwargs": checkpoint["model_kwargs"], "model": search_state_dict(checkpoint)},
+                             device)
+
+
+def evaluate_from_config(cfg: Mapping[str, Any] | None, *, checkpoint: str, cbgm: bool | None = None,
+                         output: str | None = None, results_path: str | None = None) -> dict[str, Any]:
+    """Score a DICL checkpoint (training checkpoint or exported search_model.pth) on the test split."""
+    state = load_checkpoint(checkpoint, map_location="cpu")
+    cfg = dict(cfg if cfg is not None else state.get("config") or {})
+    eval_cfg = section(cfg, "eval")
+    if cbgm is not None:
+        eval_cfg["cbgm"] = cbgm
+    settings = EvalSettings.from_section(eval_cfg)
+    method = DICLSettings.from_section(section(cfg, "method"))
+    data_cfg = section(cfg, "data")
+    device = du.resolve_device(section(cfg, "train").get("device", "auto"))
+    model = test_model(load_dicl_search_model(state, device), method)
+    data = load_scene_data(data_cfg)
+    report, results = evaluate_model(model, data, data_cfg["name"], device, settings)
+    report = {"dataset": data_cfg["name"], "checkpoint": str(checkpoint), "epoch": state.get("epoch"),
+              "cbgm": settings.cbgm, "test_instance_branch": method.test_instance_branch, **report}
+    if output:
+        atomic_write_json(output, report)
+    if results_path:
+        save_results(results_path, results)
+    return report
