@@ -6,7 +6,7 @@ import torch
 from personsearch.api import PersonSearcher
 from personsearch.commands.search import default_checkpoint
 from personsearch.data.synth.world import SynthWorld
-from personsearch.index.builder import image_to_tensor
+from personsearch.index import image_to_tensor
 from personsearch.models import load_ssdlite_person_detector
 
 

@@ -47,7 +47,7 @@ def test_build_save_load_round_trip(gallery):
     assert index.boxes.tolist() == [[0, 0, 32, 48], [0, 0, 32, 48], [32, 0, 64, 48]]
     assert index.features.dtype == np.float16
     assert np.allclose(index.features[0], embedding_of(RED), atol=2e-3)
-    assert index.stats == {"processed": 3, "reused": 0, "skipped": 0}
+    assert index.stats == {"processed": 3, "resumed": 0, "reused": 0, "skipped": 0}
 
     loaded = GalleryIndex.load(path, model_id="fake")
     assert loaded.images == index.images
@@ -71,7 +71,7 @@ def test_second_run_reuses_the_index(gallery):
     model = FakeSearchModel()
     second = build(model, gallery)
     assert model.images_seen == 0 and model.calls == 0
-    assert second.stats == {"processed": 0, "reused": 3, "skipped": 0}
+    assert second.stats == {"processed": 0, "resumed": 0, "reused": 3, "skipped": 0}
     assert np.array_equal(second.features, first.features)
     assert np.array_equal(second.image_index, first.image_index)
 
@@ -87,7 +87,7 @@ def test_changed_new_and_removed_images(gallery):
     index = build(model, gallery)
     assert model.images_seen == 2  # b changed, d new; a reused
     assert [image.name for image in index.images] == ["a.png", "b.png", "d.png"]
-    assert index.stats == {"processed": 2, "reused": 1, "skipped": 0}
+    assert index.stats == {"processed": 2, "resumed": 0, "reused": 1, "skipped": 0}
     b_features = index.features[index.image_index == 1].astype(np.float32)
     assert np.allclose(b_features, embedding_of(BLUE), atol=2e-3)
 

@@ -5,6 +5,7 @@ cv2 = pytest.importorskip("cv2")
 
 from personsearch import media  # noqa: E402
 from personsearch.index import GalleryIndex, build_gallery_index, default_index_path  # noqa: E402
+from personsearch.index.shards import list_pictures  # noqa: E402
 from test_index_fake_model import FakeSearchModel, embedding_of  # noqa: E402
 
 # Frame i is split in two halves: the left half's colour encodes the frame number.
@@ -56,10 +57,12 @@ def test_frame_locations_reopen_the_right_frame(video):
         media.open_images([str(video) + "#frame000099"])
 
 
-def test_scan_counts_and_rejects_bad_stride(video):
-    assert media.count_scan_items(video, frame_stride=3) == 4
+def test_listing_counts_frames_and_rejects_bad_stride(video):
+    listing = list_pictures(video, frame_stride=3)
+    assert [state.name for state in listing.pictures] == [f"clip.avi#frame{f:06d}" for f in (0, 3, 6, 9)]
+    assert listing.video_fps == {"clip.avi": 10.0}
     with pytest.raises(ValueError, match="frame_stride"):
-        list(media.scan_gallery(video, needs_pixels=lambda state: True, frame_stride=0))
+        list_pictures(video, frame_stride=0)
 
 
 def test_unopenable_video_is_a_clear_error(tmp_path):

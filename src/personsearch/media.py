@@ -3,7 +3,6 @@
 Every picture has a deterministic name relative to the gallery root: the image's
 relative path ("cam1/0001.jpg") or, for a video, the file name plus the frame
 number ("video.avi#frame000123"). `location = root / name` re-opens the pixels.
-Unreadable images are reported as `ScannedItem.error` and never stop a scan.
 Video decoding uses OpenCV (the `video` extra), imported only when a video is read.
 """
 
@@ -12,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -33,15 +31,6 @@ class FileState:
     name: str
     size: int
     mtime_ns: int
-
-
-@dataclass(frozen=True)
-class ScannedItem:
-    """One picture met by a scan; `image` is None when it was not decoded (reused or unreadable)."""
-
-    state: FileState
-    image: Image.Image | None = None
-    error: str | None = None
 
 
 def is_video_file(path: str | Path) -> bool:
@@ -92,12 +81,7 @@ def read_image(path: str | Path) -> Image.Image:
         raise UnreadableImageError(f"{type(exc).__name__}: {exc}") from None
 
 
-def _file_state(path: Path, name: str) -> FileState:
-    stat = path.stat()
-    return FileState(name=name, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-
-
-def _open_video(path: Path):
+def open_video(path: Path):
     try:
         import cv2
     except ImportError:
@@ -112,67 +96,6 @@ def _open_video(path: Path):
 
 def _bgr_to_image(cv2, frame) -> Image.Image:
     return Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-
-
-def scan_gallery(
-    gallery: str | Path,
-    *,
-    needs_pixels: Callable[[FileState], bool],
-    frame_stride: int = 1,
-    recursive: bool = False,
-) -> Iterator[ScannedItem]:
-    """Walk a folder's images (sorted) or every `frame_stride`-th frame of a video, in order.
-
-    Pixels are decoded only for items where `needs_pixels(state)` is true.
-    """
-    if frame_stride < 1:
-        raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
-    gallery = Path(gallery)
-    root = gallery_root(gallery)
-    if gallery.is_dir():
-        for name in list_image_files(root, recursive=recursive):
-            path = root / name
-            state = _file_state(path, name)
-            if not needs_pixels(state):
-                yield ScannedItem(state=state)
-                continue
-            try:
-                yield ScannedItem(state=state, image=read_image(path))
-            except UnreadableImageError as exc:
-                yield ScannedItem(state=state, error=str(exc))
-        return
-    video = gallery.resolve()
-    video_state = _file_state(video, video.name)
-    cv2, capture = _open_video(video)
-    try:
-        frame = 0
-        while capture.grab():
-            if frame % frame_stride == 0:
-                state = FileState(frame_name(video.name, frame), video_state.size, video_state.mtime_ns)
-                if not needs_pixels(state):
-                    yield ScannedItem(state=state)
-                else:
-                    ok, pixels = capture.retrieve()
-                    if ok and pixels is not None:
-                        yield ScannedItem(state=state, image=_bgr_to_image(cv2, pixels))
-                    else:
-                        yield ScannedItem(state=state, error="video frame could not be decoded")
-            frame += 1
-    finally:
-        capture.release()
-
-
-def count_scan_items(gallery: str | Path, *, frame_stride: int = 1, recursive: bool = False) -> int | None:
-    """How many items `scan_gallery` will yield: exact for folders, the container's estimate for videos."""
-    gallery = Path(gallery)
-    if gallery.is_dir():
-        return len(list_image_files(gallery, recursive=recursive))
-    cv2, capture = _open_video(gallery)
-    try:
-        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
-    return -(-frames // frame_stride) if frames > 0 else None
 
 
 def split_location(location: str | Path) -> tuple[Path, int | None]:
@@ -195,7 +118,7 @@ def open_images(locations: list[str]) -> dict[str, Image.Image]:
         else:
             wanted_frames.setdefault(path, {})[frame] = location
     for video, frames in wanted_frames.items():
-        cv2, capture = _open_video(video)
+        cv2, capture = open_video(video)
         try:
             frame, last = 0, max(frames)
             while frame <= last and capture.grab():

@@ -1,32 +1,34 @@
-"""Build or update a gallery index: run detection + embedding once per new or changed picture.
+"""Build or update a gallery index: run the model once per new or changed picture.
 
-A saved index built by the same model with the same score threshold is reused:
-pictures whose name, size and mtime are unchanged keep their detections, only new
-or changed ones go through the model, and pictures gone from the gallery are dropped.
+A saved index built by the same model with the same score threshold is updated in place:
+pictures whose name, size and mtime are unchanged keep their entries, pictures gone from the
+gallery or changed are removed, and new or changed ones are cut into shards (runs of
+consecutive pictures) that an engine runs: `LocalEngine` in this process, or
+`personsearch.index.ray_engine.RayEngine` on a Ray cluster. Both run `process_shard`, and
+the shards are merged in gallery order, so both engines build the same index.
+With a `work_dir`, each finished shard is kept there until the index is saved, so an
+interrupted build resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Protocol, Sequence
 
-import numpy as np
-import torch
-from PIL import Image
 from tqdm import tqdm
 
-from personsearch import media
+from personsearch.index.embedders import Embedder, SearchModelEmbedder
 from personsearch.index.gallery_index import (
     FEATURE_DTYPES,
     GalleryIndex,
-    IndexedImage,
     IndexFormatError,
     IndexModelMismatchError,
-    SkippedImage,
 )
+from personsearch.index.shards import Shard, ShardResult, ShardStore, list_pictures, make_shards, process_shard
 
 INDEX_SUFFIX = ".personsearch_index.npz"
+DEFAULT_SHARD_SIZE = 64
 
 
 def default_index_path(gallery: str | Path) -> Path:
@@ -37,105 +39,112 @@ def default_index_path(gallery: str | Path) -> Path:
     return gallery.parent / f".{gallery.name}{INDEX_SUFFIX}"
 
 
-def image_to_tensor(image: Image.Image, device: str | torch.device) -> torch.Tensor:
-    """A float CHW RGB tensor in [0, 1] on `device`."""
-    pixels = torch.from_numpy(np.array(image.convert("RGB"), dtype=np.uint8))
-    return pixels.permute(2, 0, 1).to(device=device, dtype=torch.float32).div_(255.0)
+class Engine(Protocol):
+    def run(self, root: Path, shards: Sequence[Shard], *, progress: bool) -> Iterator[ShardResult]:
+        """Yield each shard's result as it finishes (in any order)."""
 
 
-@dataclass
-class _Detections:
-    image: IndexedImage
-    features: np.ndarray  # (K, D) float32
-    boxes: np.ndarray  # (K, 4) float32
-    scores: np.ndarray  # (K,) float32
+class LocalEngine:
+    """Runs the shards one after the other in this process."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def run(self, root: Path, shards: Sequence[Shard], *, progress: bool) -> Iterator[ShardResult]:
+        total = sum(len(shard.pictures) for shard in shards)
+        with tqdm(total=total, desc="indexing", unit="img", disable=not progress or not total) as bar:
+            for shard in shards:
+                yield process_shard(self.embedder, root, shard, on_picture=lambda: bar.update(1))
 
 
-def _reusable_detections(previous: GalleryIndex) -> dict[str, _Detections]:
-    found: dict[str, _Detections] = {}
-    for position, image in enumerate(previous.images):
-        keep = previous.image_index == position
-        found[image.name] = _Detections(
-            image=image,
-            features=previous.features[keep].astype(np.float32),
-            boxes=previous.boxes[keep],
-            scores=previous.scores[keep],
-        )
-    return found
-
-
-def _load_previous(path: Path, model_id: str, score_threshold: float, log) -> dict[str, _Detections]:
+def _load_previous(path: Path, model_id: str, score_threshold: float, log) -> GalleryIndex | None:
     if not path.is_file():
-        return {}
+        return None
     try:
         previous = GalleryIndex.load(path, model_id=model_id)
     except (IndexFormatError, IndexModelMismatchError) as exc:
         log(f"rebuilding the index: {exc}")
-        return {}
+        return None
     if previous.score_threshold != score_threshold:
-        log(
-            f"rebuilding the index: it was built with score threshold {previous.score_threshold}, "
-            f"now {score_threshold}"
-        )
-        return {}
-    return _reusable_detections(previous)
+        log(f"rebuilding the index: it was built with score threshold {previous.score_threshold}, "
+            f"now {score_threshold}")
+        return None
+    return previous
 
 
-class _BatchRunner:
-    """Feeds pictures to the model in batches; keeps the detections scoring >= threshold."""
+def index_gallery(
+    engine: Engine,
+    gallery: str | Path,
+    *,
+    model_id: str,
+    index_path: str | Path | None = None,
+    score_threshold: float = 0.5,
+    frame_stride: int = 1,
+    recursive: bool = False,
+    feature_dtype: str = "float16",
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    work_dir: str | Path | None = None,
+    progress: bool = True,
+) -> GalleryIndex:
+    """Index a folder (images, and frames of its videos) or a video, and save the index atomically.
 
-    def __init__(self, *, model: torch.nn.Module, device: str | torch.device, batch_size: int, score_threshold: float) -> None:
-        self.model = model
-        self.device = device
-        self.batch_size = batch_size
-        self.score_threshold = score_threshold
-        self.pending: list[tuple[media.FileState, Image.Image]] = []
-        self.feature_dim: int | None = None
+    `model_id` fingerprints the model (and detector) behind `engine`; `score_threshold` is the
+    one the engine's embedder applies (recorded to know when entries can be reused).
+    `index_path` defaults to `default_index_path(gallery)`. The returned index's `stats` say
+    how many pictures were processed now, resumed from `work_dir`, reused, and skipped.
+    """
+    if feature_dtype not in FEATURE_DTYPES:
+        raise ValueError(f"feature_dtype must be one of {FEATURE_DTYPES}, got {feature_dtype!r}")
+    gallery = Path(gallery)
+    index_path = Path(index_path) if index_path is not None else default_index_path(gallery)
 
-    def add(self, state: media.FileState, image: Image.Image) -> list[_Detections]:
-        self.pending.append((state, image))
-        return self.flush() if len(self.pending) >= self.batch_size else []
+    def log(message: str) -> None:
+        if progress:
+            print(f"personsearch: {message}", file=sys.stderr)
 
-    @torch.inference_mode()
-    def flush(self) -> list[_Detections]:
-        if not self.pending:
-            return []
-        batch, self.pending = self.pending, []
-        outputs = self.model([image_to_tensor(image, self.device) for _, image in batch])
-        results = []
-        for (state, image), output in zip(batch, outputs, strict=True):
-            scores = output["scores"].detach().float().cpu().numpy()
-            keep = scores >= self.score_threshold
-            features = output["embeddings"].detach().float().cpu().numpy()
-            self.feature_dim = features.shape[1]
-            results.append(
-                _Detections(
-                    image=IndexedImage(
-                        name=state.name, size=state.size, mtime_ns=state.mtime_ns, width=image.width, height=image.height
-                    ),
-                    features=features[keep],
-                    boxes=output["boxes"].detach().float().cpu().numpy()[keep].reshape(-1, 4),
-                    scores=scores[keep],
-                )
-            )
-        return results
+    listing = list_pictures(gallery, frame_stride=frame_stride, recursive=recursive)
+    if not listing.pictures and not listing.skipped:
+        raise ValueError(f"no images found in gallery {gallery}")
+    index = _load_previous(index_path, model_id, score_threshold, log)
+    if index is None:
+        index = GalleryIndex.empty(root=listing.root, model_id=model_id, feature_dim=0,
+                                   score_threshold=score_threshold, feature_dtype=feature_dtype)
+    index.features = index.features.astype(feature_dtype)
+    current = {(state.name, state.size, state.mtime_ns) for state in listing.pictures}
+    index.remove_pictures([image.name for image in index.images
+                           if (image.name, image.size, image.mtime_ns) not in current])
+    reused = {image.name for image in index.images}
+    pending = [state for state in listing.pictures if state.name not in reused]
 
+    shards = make_shards(pending, shard_size=shard_size, fingerprint=f"{model_id}|{score_threshold}")
+    store = ShardStore(work_dir) if work_dir is not None else None
+    results = {shard.key: store.load(shard.key) for shard in shards} if store is not None else {}
+    resumed = sum(len(shard.pictures) for shard in shards if results.get(shard.key) is not None)
+    todo = [shard for shard in shards if results.get(shard.key) is None]
+    processed = 0
+    for result in engine.run(listing.root, todo, progress=progress):
+        if store is not None:
+            store.save(result)
+        results[result.key] = result
+        processed += len(result.found)
 
-def _stack(parts: list[_Detections], feature_dim: int | None) -> tuple[np.ndarray, ...]:
-    """Concatenate per-picture detections into (features, boxes, scores, image_index)."""
-    if feature_dim is None:
-        feature_dim = max((p.features.shape[1] for p in parts), default=0)
-    features = [p.features if len(p.features) else np.zeros((0, feature_dim), np.float32) for p in parts]
-    return (
-        np.concatenate([np.zeros((0, feature_dim), np.float32), *features]),
-        np.concatenate([np.zeros((0, 4), np.float32), *(p.boxes for p in parts)]).astype(np.float32),
-        np.concatenate([np.zeros(0, np.float32), *(p.scores for p in parts)]).astype(np.float32),
-        np.concatenate([np.zeros(0, np.int64), *(np.full(len(p.scores), i, np.int64) for i, p in enumerate(parts))]),
-    )
+    merged = [results[shard.key] for shard in shards]
+    index.add_pictures([item for result in merged for item in result.found])
+    index.skipped = listing.skipped + [item for result in merged for item in result.skipped]
+    for item in index.skipped:
+        log(f"skipped unreadable picture {item.name}: {item.reason}")
+    index.frame_stride = frame_stride
+    index.video_fps = listing.video_fps
+    index.stats = {"processed": processed, "resumed": resumed, "reused": len(reused),
+                   "skipped": len(index.skipped)}
+    index.save(index_path)
+    if store is not None:
+        store.remove([shard.key for shard in shards])
+    return index
 
 
 def build_gallery_index(
-    model: torch.nn.Module,
+    model,
     gallery: str | Path,
     *,
     model_id: str,
@@ -145,70 +154,11 @@ def build_gallery_index(
     recursive: bool = False,
     batch_size: int = 4,
     feature_dtype: str = "float16",
-    device: str | torch.device = "cpu",
+    device="cpu",
     progress: bool = True,
 ) -> GalleryIndex:
-    """Index a folder of images or a video (every `frame_stride`-th frame) and save it atomically.
-
-    `index_path` defaults to `default_index_path(gallery)`. Returns the saved index; its
-    `stats` say how many pictures were processed, reused and skipped as unreadable.
-    """
-    if feature_dtype not in FEATURE_DTYPES:
-        raise ValueError(f"feature_dtype must be one of {FEATURE_DTYPES}, got {feature_dtype!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    gallery = Path(gallery)
-    root = media.gallery_root(gallery)
-    index_path = Path(index_path) if index_path is not None else default_index_path(gallery)
-
-    def log(message: str) -> None:
-        if progress:
-            print(f"personsearch: {message}", file=sys.stderr)
-
-    reusable = _load_previous(index_path, model_id, score_threshold, log)
-
-    def needs_pixels(state: media.FileState) -> bool:
-        old = reusable.get(state.name)
-        return old is None or (old.image.size, old.image.mtime_ns) != (state.size, state.mtime_ns)
-
-    model.eval()
-    runner = _BatchRunner(model=model, device=device, batch_size=batch_size, score_threshold=score_threshold)
-    done: dict[str, _Detections] = {}
-    order: list[str] = []
-    skipped: list[SkippedImage] = []
-    total = media.count_scan_items(gallery, frame_stride=frame_stride, recursive=recursive)
-    scan = media.scan_gallery(gallery, needs_pixels=needs_pixels, frame_stride=frame_stride, recursive=recursive)
-    reused = 0
-    for item in tqdm(scan, total=total, desc="indexing", unit="img", disable=not progress):
-        name = item.state.name
-        if item.error is not None:
-            skipped.append(SkippedImage(name=name, reason=item.error))
-            log(f"skipped unreadable image {name}: {item.error}")
-        elif item.image is None:
-            done[name] = reusable[name]
-            order.append(name)
-            reused += 1
-        else:
-            order.append(name)
-            done.update((found.image.name, found) for found in runner.add(item.state, item.image))
-    done.update((found.image.name, found) for found in runner.flush())
-    if not order and not skipped:
-        raise ValueError(f"no images found in gallery {gallery}")
-
-    parts = [done[name] for name in order]
-    features, boxes, scores, image_index = _stack(parts, runner.feature_dim)
-    index = GalleryIndex(
-        root=str(root),
-        model_id=model_id,
-        score_threshold=score_threshold,
-        frame_stride=frame_stride,
-        features=features.astype(feature_dtype),
-        boxes=boxes,
-        scores=scores,
-        image_index=image_index,
-        images=[p.image for p in parts],
-        skipped=skipped,
-        stats={"processed": len(order) - reused, "reused": reused, "skipped": len(skipped)},
-    )
-    index.save(index_path)
-    return index
+    """`index_gallery` with a person search model run in this process (see `SearchModelEmbedder`)."""
+    embedder = SearchModelEmbedder(model, device=device, score_threshold=score_threshold, batch_size=batch_size)
+    return index_gallery(LocalEngine(embedder), gallery, model_id=model_id, index_path=index_path,
+                         score_threshold=score_threshold, frame_stride=frame_stride, recursive=recursive,
+                         feature_dtype=feature_dtype, progress=progress)

@@ -19,6 +19,9 @@ class Hit:
     score: float  # cosine similarity to the query (times detection_score when confidence-weighted)
     detection_score: float
     rank: int  # 1 = best
+    entry_id: int = -1  # the entry's id in the gallery index (GalleryIndex.record)
+    frame: int | None = None  # for video frames: the frame number
+    time_s: float | None = None  # for video frames: seconds from the start, when the frame rate is known
 
 
 def validate_box(box, width: int, height: int) -> tuple[float, float, float, float]:
@@ -53,22 +56,10 @@ def search_index(
     query_feature = np.asarray(query_feature, dtype=np.float32).reshape(-1)
     if index.num_detections == 0:
         return []
-    if query_feature.shape[0] != index.feature_dim:
-        raise ValueError(
-            f"query feature has dimension {query_feature.shape[0]}, the index {index.feature_dim}: "
-            "was the index built with another model?"
-        )
-    similarity = index.features.astype(np.float32) @ query_feature
-    if weight_by_detection:
-        similarity = similarity * index.scores
-    order = np.argsort(-similarity, kind="stable")[:top_k]
-    return [
-        Hit(
-            image=index.location(int(index.image_index[i])),
-            box=tuple(float(v) for v in index.boxes[i]),
-            score=float(similarity[i]),
-            detection_score=float(index.scores[i]),
-            rank=rank,
-        )
-        for rank, i in enumerate(order, start=1)
-    ]
+    scores, positions = index.nearest(query_feature[None], top_k, weight_by_detection=weight_by_detection)
+    hits = []
+    for rank, (score, position) in enumerate(zip(scores[0], positions[0]), start=1):
+        entry = index.record(int(index.ids[position]))
+        hits.append(Hit(image=entry.location, box=entry.box, score=float(score), detection_score=entry.score,
+                        rank=rank, entry_id=entry.id, frame=entry.frame, time_s=entry.time_s))
+    return hits

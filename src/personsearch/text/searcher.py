@@ -20,10 +20,12 @@ from PIL import Image
 from personsearch import media
 from personsearch.detectors import SSDLITE
 from personsearch.engine.distributed import resolve_device
-from personsearch.index.identity import checkpoint_identity
+from personsearch.index import CropEmbedder, GalleryIndex, LocalEngine, checkpoint_identity, index_gallery, search_index
+from personsearch.index.embedders import Detector
 from personsearch.text.evaluate import load_text_model
-from personsearch.text.gallery_index import INDEX_NAME, Detector, TextGalleryIndex, build_text_index
 from personsearch.text.report import write_text_report
+
+INDEX_NAME = ".personsearch_text_index.npz"
 
 
 @dataclass(frozen=True)
@@ -76,15 +78,20 @@ class TextSearcher:
             self.detector_id = f"{name}@{detector_score}"
         self.batch_size = int(batch_size)
         self.progress = bool(progress)
-        self.gallery: TextGalleryIndex | None = None
+        self.detector_score = float(detector_score) if detector else 0.0
+        self.gallery: GalleryIndex | None = None
         self.num_embedded = 0
 
-    def index(self, gallery: str | Path, *, index_path: str | Path | None = None) -> TextGalleryIndex:
+    def index(self, gallery: str | Path, *, index_path: str | Path | None = None) -> GalleryIndex:
         """Embed every crop of `gallery` (reusing the saved index for unchanged pictures)."""
-        self.gallery, self.num_embedded = build_text_index(
-            self.model, gallery, model_id=self.model_id, detector=self.detector, detector_id=self.detector_id,
+        if not Path(gallery).is_dir():
+            raise FileNotFoundError(f"gallery folder not found: {gallery}")
+        embedder = CropEmbedder(self.model, detector=self.detector, crops_per_batch=self.batch_size)
+        self.gallery = index_gallery(
+            LocalEngine(embedder), gallery, model_id=f"text:{self.model_id}|detector:{self.detector_id}",
             index_path=index_path if index_path is not None else Path(gallery) / INDEX_NAME,
-            batch_size=self.batch_size, progress=self.progress)
+            score_threshold=self.detector_score, recursive=True, feature_dtype="float32", progress=self.progress)
+        self.num_embedded = self.gallery.stats["processed"]
         return self.gallery
 
     @torch.no_grad()
@@ -96,13 +103,8 @@ class TextSearcher:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         query = self.model.encode_captions([description]).cpu().numpy()[0]
-        scores = self.gallery.features @ query
-        order = np.argsort(-scores, kind="stable")[:top_k]
-        root = Path(self.gallery.root)
-        return [TextHit(image=str(root / self.gallery.names[self.gallery.image_index[i]]),
-                        box=tuple(float(v) for v in self.gallery.boxes[i]), score=float(scores[i]),
-                        detection_score=float(self.gallery.scores[i]), rank=rank)
-                for rank, i in enumerate(order, start=1)]
+        return [TextHit(image=hit.image, box=hit.box, score=hit.score, detection_score=hit.detection_score,
+                        rank=hit.rank) for hit in search_index(self.gallery, query, top_k=top_k)]
 
     def write_report(self, description: str, hits: list[TextHit], out_dir: str | Path) -> Path:
         return write_text_report(out_dir, query=description, hits=hits)
