@@ -44,6 +44,7 @@ from personsearch.utils.atomic import atomic_write_json
 AUTO = "auto"
 DATA_KEYS = ("name", "root", "loader", "flip_prob")
 METHOD_KEYS = ("name", "queue_batches")
+INITIAL_WEIGHT_KEYS = ("backbone_weights", "init_from", "init_parts")
 SCALAR_METRICS = ("mAP", "top1", "top5", "top10", "det_ap", "det_recall")
 
 
@@ -192,12 +193,13 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
 def model_overrides(model_cfg: Mapping[str, Any], saved_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The model settings of an evaluation config that differ from the checkpoint's saved arguments.
 
-    `auto` matches whatever training filled in; backbone_weights never matter when loading.
-    The loader applies inference-time keys and refuses the others.
+    `auto` matches whatever training filled in; initial weights (backbone_weights, init_from,
+    init_parts) never matter when loading trained weights. The loader applies inference-time
+    keys and refuses the others.
     """
     changed = {}
     for key, value in model_cfg.items():
-        if key == "backbone_weights" or (value == AUTO and key in saved_kwargs):
+        if key in INITIAL_WEIGHT_KEYS or (value == AUTO and key in saved_kwargs):
             continue
         if key not in saved_kwargs or saved_kwargs[key] != value:
             changed[key] = value
