@@ -24,7 +24,7 @@ from personsearch.engine.checkpoint import find_resume_checkpoint, load_checkpoi
 from personsearch.engine.data_loader import build_train_loader
 from personsearch.engine.hooks import CheckpointHook, CurvesHook, EvalHook, Evaluator, HookBase
 from personsearch.engine.rng import seed_everything
-from personsearch.engine.solver import build_sgd, build_warmup_step_lr
+from personsearch.engine.solver import build_sgd, build_warmup_step_lr, scale_learning_rates
 from personsearch.engine.trainer import Trainer
 from personsearch.engine.writers import EPOCHS_CSV, ITERATIONS_CSV, MetricsWriter
 
@@ -41,6 +41,9 @@ class TrainSettings:
     workers: int = 2
     drop_last: bool = True
     lr: float = 0.003
+    # under torchrun the global batch is batch_size x processes: multiply the LR of every
+    # parameter group by the process count (the linear scaling rule); false keeps lr as given
+    scale_lr_with_world_size: bool = True
     momentum: float = 0.9
     weight_decay: float = 5e-4
     nesterov: bool = False
@@ -76,6 +79,19 @@ def prepare_run(settings: TrainSettings) -> torch.device:
     du.init_distributed(device)
     seed_everything(settings.seed)
     return device
+
+
+def world_size_lr_scale(settings: TrainSettings) -> int:
+    """The LR multiplier for this run: the process count under torchrun (logged once), else 1."""
+    world_size = du.get_world_size()
+    scale = world_size if settings.scale_lr_with_world_size else 1
+    if world_size > 1 and du.is_main_process():
+        rule = (f"learning rate x{scale} (train.lr {settings.lr:g} -> {settings.lr * scale:g}; "
+                "train.scale_lr_with_world_size=false keeps it)" if scale != 1 else
+                f"learning rate kept at train.lr {settings.lr:g} (train.scale_lr_with_world_size=false)")
+        tqdm.write(f"{world_size} processes x batch {settings.batch_size} = global batch "
+                   f"{world_size * settings.batch_size}; {rule}")
+    return scale
 
 
 def build_trainer(
@@ -122,6 +138,9 @@ def build_trainer(
         )
     else:
         optimizer = optimizer_factory(model.parameters())
+    lr_scale = world_size_lr_scale(settings)
+    if lr_scale != 1:
+        scale_learning_rates(optimizer, lr_scale)
     scheduler = build_warmup_step_lr(
         optimizer,
         iters_per_epoch=len(loader),

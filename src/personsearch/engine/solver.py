@@ -23,6 +23,14 @@ def build_sgd(
     return torch.optim.SGD(trainable, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
 
 
+def scale_learning_rates(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Multiply every parameter group's LR by `factor`; call before building the LR schedule."""
+    if factor <= 0:
+        raise ValueError(f"the LR scale must be positive, got {factor}")
+    for group in optimizer.param_groups:
+        group["lr"] *= factor
+
+
 def lr_factor(
     iteration: int,
     *,
