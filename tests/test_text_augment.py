@@ -46,9 +46,26 @@ def test_crop_and_delete_touch_twenty_percent_of_the_words():
     assert len(word_crop(words, random.Random(0), 0.2)) == 16
     kept = word_deletion(words, random.Random(0), 0.2)
     assert len(kept) == 16 and set(kept) < set(words)
-    crop = word_crop(words, random.Random(3), 0.2)
-    start = words.index(crop[0])
-    assert crop == words[start:start + 16]  # contiguous window
+    for seed in range(30):
+        crop = word_crop(words, random.Random(seed), 0.2)
+        assert crop[0] == "w0" and crop[-1] == "w19"  # both ends stay
+        start = next(i for i, (a, b) in enumerate(zip(words, crop)) if a != b)
+        assert crop == words[:start] + words[start + 4:]  # one contiguous span of 4 deleted
+
+
+def test_crop_of_very_short_captions_keeps_both_ends():
+    assert word_crop(["a", "man"], random.Random(0), 0.5) == ["a", "man"]
+    assert word_crop(["a", "tall", "man"], random.Random(0), 0.9) == ["a", "man"]
+
+
+def test_no_synonym_rewrites_a_colour_or_shade():
+    from personsearch.data.synth.palette import COLOUR_NAMES
+    from personsearch.text.proximity.lexicon import COLOUR_ALIASES, COLOURS
+
+    colour_words = set(COLOURS) | set(COLOUR_ALIASES) | set(COLOUR_NAMES) | {"black", "dark", "light", "pale", "deep"}
+    for word, alternatives in SYNONYMS.items():
+        assert word not in colour_words, word
+        assert not colour_words & {w for alt in alternatives for w in alt.split()}, (word, alternatives)
 
 
 def test_synonym_replacement_uses_the_table():

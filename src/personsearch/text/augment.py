@@ -42,10 +42,13 @@ def synonym_replacement(words: list[str], rng: random.Random, fraction: float) -
 
 @TEXT_AUGMENTATIONS.register("crop")
 def word_crop(words: list[str], rng: random.Random, fraction: float) -> list[str]:
-    """Keep a random contiguous window holding (1 - fraction) of the words."""
-    keep = max(1, len(words) - _count(words, fraction))
-    start = rng.randint(0, len(words) - keep)
-    return words[start:start + keep]
+    """Delete one contiguous span of `fraction` of the words, as the nlpaug word crop CTLG used;
+    here the first and last words always stay."""
+    if len(words) < 3:
+        return list(words)
+    span = min(_count(words, fraction), len(words) - 2)
+    start = rng.randint(1, len(words) - 1 - span)
+    return words[:start] + words[start + span:]
 
 
 @TEXT_AUGMENTATIONS.register("delete")

@@ -23,8 +23,9 @@ from personsearch.text.tokenizer import TextTokenizer
 
 
 def load_image(path: str, size: tuple[int, int]) -> Image.Image:
+    """RGB image resized to (height, width) with bicubic interpolation, as CTLG's transforms."""
     with Image.open(path) as image:
-        return image.convert("RGB").resize((size[1], size[0]), Image.BILINEAR)
+        return image.convert("RGB").resize((size[1], size[0]), Image.BICUBIC)
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

@@ -2,7 +2,9 @@
 
 Each encoder maps (B, 3, H, W) normalised images to (B, out_dim) and is split
 into `stem` (up to and including the first layer / block) and `head`, so
-intermediate token features can be mixed (feature-level mixup).
+intermediate token features can be mixed (feature-level mixup). With `checkpointing`
+set (by the training model), `head` recomputes its layers in the backward pass
+instead of storing their activations.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint, checkpoint_sequential
 
 from personsearch.models.weights import load_offline_state_dict
 from personsearch.registry import Registry
+from personsearch.text.weights import read_state_dict
 
 IMAGE_ENCODERS: Registry = Registry("image encoder")
 
@@ -87,6 +91,8 @@ class OverlapViT(nn.Module):
     At 384x128 the grid is 31x10 tokens + CLS; the feature is the final-LayerNorm CLS token.
     """
 
+    checkpointing = False
+
     def __init__(
         self,
         *,
@@ -127,8 +133,9 @@ class OverlapViT(nn.Module):
         return self.blocks[0](x)
 
     def head(self, tokens: torch.Tensor) -> torch.Tensor:
+        recompute = self.checkpointing and self.training and torch.is_grad_enabled()
         for block in self.blocks[1:]:
-            tokens = block(tokens)
+            tokens = checkpoint(block, tokens, use_reentrant=False) if recompute else block(tokens)
         return self.norm(tokens)[:, 0]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -147,19 +154,17 @@ def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int]) -> torch.Te
 
 
 def load_vit_weights(model: OverlapViT, weights: str) -> None:
-    """`timm:NAME` (downloads ImageNet weights through timm, explicit) or a state-dict file path.
+    """`timm:NAME` (downloads ImageNet weights through timm, explicit) or a weights file: a timm /
+    ViT state dict, bare or inside a checkpoint's "model" / "state_dict" entry.
 
-    Position embeddings are resized bilinearly to the overlapping patch grid.
+    Position embeddings are resized bilinearly to the overlapping patch grid (as CTLG does).
     """
     if weights.startswith("timm:"):
         import timm
 
         state = timm.create_model(weights[5:], pretrained=True, num_classes=0).state_dict()
     else:
-        path = Path(weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"image encoder weights not found: {path}")
-        state = _read_state_dict(path)
+        state = read_state_dict(Path(weights))
     state = dict(state)
     if "pos_embed" in state and state["pos_embed"].shape != model.pos_embed.shape:
         state["pos_embed"] = resize_pos_embed(state["pos_embed"], model.grid)
@@ -171,19 +176,19 @@ def load_vit_weights(model: OverlapViT, weights: str) -> None:
     model.load_state_dict({k: state[k] for k in own})
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 class MobileNetV2Encoder(nn.Module):
-    """torchvision MobileNetV2 body, global average pooled to 1280-d; stem = its first two stages."""
+    """torchvision MobileNetV2 body, global average pooled to 1280-d; stem = its first two stages.
 
-    def __init__(self, *, weights: str | None = "offline") -> None:
+    bn_eval (default): BatchNorm layers stay in eval mode during training, using the ImageNet
+    statistics, because batch statistics of a few dozen crops are noisy; their affine
+    parameters still train.
+    """
+
+    checkpointing = False
+
+    def __init__(self, *, weights: str | None = "offline", bn_eval: bool = True) -> None:
         super().__init__()
+        self.bn_eval = bool(bn_eval)
         from torchvision.models import mobilenet_v2
 
         features = mobilenet_v2(weights=None).features
@@ -198,8 +203,20 @@ class MobileNetV2Encoder(nn.Module):
     def stem(self, images: torch.Tensor) -> torch.Tensor:
         return self.stem_layers(images)
 
+    def train(self, mode: bool = True) -> "MobileNetV2Encoder":
+        super().train(mode)
+        if mode and self.bn_eval:
+            for module in self.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        return self
+
     def head(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.head_layers(tokens).mean(dim=(2, 3))
+        if self.checkpointing and self.training and torch.is_grad_enabled():
+            tokens = checkpoint_sequential(self.head_layers, len(self.head_layers), tokens, use_reentrant=False)
+        else:
+            tokens = self.head_layers(tokens)
+        return tokens.mean(dim=(2, 3))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.stem(images))
@@ -208,7 +225,8 @@ class MobileNetV2Encoder(nn.Module):
 @IMAGE_ENCODERS.register("vit-b16-overlap")
 def vit_b16_overlap(*, image_size: tuple[int, int] = (384, 128), stride: int = 12,
                     weights: str | None = None) -> OverlapViT:
-    """CTLG's image encoder; weights=`timm:vit_base_patch16_224.augreg_in21k_ft_in1k` downloads ImageNet weights."""
+    """CTLG's image encoder; weights=`timm:vit_base_patch16_384.orig_in21k_ft_in1k` downloads the
+    ImageNet-21k (fine-tuned on 1k at 384 px) weights CTLG used."""
     return OverlapViT(image_size=image_size, patch=16, stride=stride, dim=768, depth=12, heads=12, weights=weights)
 
 
@@ -221,6 +239,6 @@ def vit_small_overlap(*, image_size: tuple[int, int] = (128, 48), stride: int = 
 
 
 @IMAGE_ENCODERS.register("mobilenet-v2")
-def mobilenet_v2_encoder(*, weights: str | None = "offline") -> MobileNetV2Encoder:
+def mobilenet_v2_encoder(*, weights: str | None = "offline", bn_eval: bool = True) -> MobileNetV2Encoder:
     """ImageNet MobileNetV2 loaded offline (weights='offline') or randomly initialised (None)."""
-    return MobileNetV2Encoder(weights=weights)
+    return MobileNetV2Encoder(weights=weights, bn_eval=bn_eval)

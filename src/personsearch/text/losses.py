@@ -4,6 +4,10 @@ identity-aware variant (IRRA-style SDM), and an optional identity classification
 Targets are row-stochastic (B, B) matrices built from soft label vectors, so the
 same code serves plain pairs (identity matrix), identity-aware training (same-id
 pairs are positives, never negatives) and mixup (mixed label vectors).
+
+Similarities and losses are computed in float32 even under autocast: at tau 0.005 a
+similarity of 1 becomes a logit of 200, and half precision rounds the small differences
+between hard negatives away.
 """
 
 from __future__ import annotations
@@ -87,16 +91,22 @@ class CTLGLoss(nn.Module):
         identity_labels: torch.Tensor,
         image_logits: torch.Tensor | None = None,
         text_logits: torch.Tensor | None = None,
+        local_identity_labels: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Features (B, D) (normalised here); labels are soft (B, B) instance and (B, C) identity vectors."""
-        sim = F.normalize(image_feats, dim=-1) @ F.normalize(text_feats, dim=-1).t()
-        targets = target_matrix(identity_labels if self.identity_aware else instance_labels)
-        losses = {"contrastive": self.contrastive(sim, targets, tau=self.tau) * self.contrastive_weight}
-        if self.id_weight > 0:
-            if image_logits is None or text_logits is None:
-                raise ValueError("id_weight > 0 needs a model with an identity classifier (num_classes > 0)")
-            losses["identity"] = self.id_weight * 0.5 * (
-                soft_cross_entropy(image_logits, identity_labels) + soft_cross_entropy(text_logits, identity_labels)
-            )
-        losses["total"] = sum(losses.values())
+        """Features (B, D) (normalised here); labels are soft (B, B) instance and (B, C) identity vectors.
+
+        Under torchrun the features and labels are the global batch; the logits (identity loss) stay local,
+        with `local_identity_labels` (defaults to `identity_labels`)."""
+        with torch.autocast(image_feats.device.type, enabled=False):
+            sim = F.normalize(image_feats.float(), dim=-1) @ F.normalize(text_feats.float(), dim=-1).t()
+            targets = target_matrix((identity_labels if self.identity_aware else instance_labels).float())
+            losses = {"contrastive": self.contrastive(sim, targets, tau=self.tau) * self.contrastive_weight}
+            if self.id_weight > 0:
+                if image_logits is None or text_logits is None:
+                    raise ValueError("id_weight > 0 needs a model with an identity classifier (num_classes > 0)")
+                labels = (identity_labels if local_identity_labels is None else local_identity_labels).float()
+                losses["identity"] = self.id_weight * 0.5 * (
+                    soft_cross_entropy(image_logits.float(), labels) + soft_cross_entropy(text_logits.float(), labels)
+                )
+            losses["total"] = sum(losses.values())
         return losses

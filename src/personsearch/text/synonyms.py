@@ -1,6 +1,8 @@
 """Built-in synonym table for pedestrian descriptions (no downloads).
 
 Each group lists interchangeable words; a word maps to the other members of its group.
+No group touches a colour word or a colour's shade ("dark", "light"): rewriting one could
+change which person a caption describes, and colours are what the proximity pairs edit.
 """
 
 from __future__ import annotations
@@ -34,10 +36,6 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("short", "cropped"),
     ("big", "large"),
     ("small", "little"),
-    ("dark", "deep"),
-    ("light", "pale"),
-    ("grey", "gray"),
-    ("black", "dark"),
     ("looks", "appears"),
     ("young", "youthful"),
     ("old", "elderly", "aged"),

@@ -4,7 +4,8 @@ All three are the BERT architecture written here in plain PyTorch with the
 parameter names of the reference BERT weights, so those weights load directly.
 Every encoder is split into `stem` (embeddings + first layer) and `head` (the
 remaining layers + pooling) so token features can be mixed after the first
-layer (feature-level mixup).
+layer (feature-level mixup). With `checkpointing` set (by the training model),
+`head` recomputes its layers in the backward pass instead of storing their activations.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 from personsearch.registry import Registry
 from personsearch.text.tokenizer import offline_model_folder
+from personsearch.text.weights import read_state_dict
 
 TEXT_ENCODERS: Registry = Registry("text encoder")
 POOLINGS = ("cls", "mean", "pooler")
@@ -127,6 +130,8 @@ class _Pooler(nn.Module):
 class BertTextEncoder(nn.Module):
     """BERT-architecture encoder: `encode(token_ids, attention_mask) -> (B, out_dim)`."""
 
+    checkpointing = False
+
     def __init__(
         self,
         *,
@@ -163,8 +168,9 @@ class BertTextEncoder(nn.Module):
 
     def head(self, tokens: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         mask = attention_mask.float()
+        recompute = self.checkpointing and self.training and torch.is_grad_enabled()
         for layer in self.encoder.layer[1:]:
-            tokens = layer(tokens, mask)
+            tokens = checkpoint(layer, tokens, mask, use_reentrant=False) if recompute else layer(tokens, mask)
         if self.pooling == "mean":
             w = mask[..., None]
             return (tokens * w).sum(1) / w.sum(1).clamp_min(1e-6)
@@ -186,27 +192,17 @@ def _init_bert(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def load_bert_weights(encoder: BertTextEncoder, weights: str) -> None:
-    """`offline-minilm` (packaged), `hf:NAME` (downloads from the model hub, explicit), or a file path."""
+    """`offline-minilm` (packaged), `hf:NAME` (downloads from the model hub, explicit), or a weights
+    file (bare state dict or inside a checkpoint's "model" / "state_dict" entry)."""
     if weights == "offline-minilm":
-        state = _read_state_dict(offline_model_folder() / "model.safetensors")
+        state = read_state_dict(offline_model_folder() / "model.safetensors")
     elif weights.startswith("hf:"):
         from transformers import AutoModel
 
         state = AutoModel.from_pretrained(weights[3:]).state_dict()
     else:
-        path = Path(weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"text encoder weights not found: {path}")
-        state = _read_state_dict(path)
+        state = read_state_dict(Path(weights))
     state = {k.removeprefix("bert."): v for k, v in state.items() if not k.endswith("position_ids")}
     own = encoder.state_dict()
     missing = sorted(set(own) - set(state))

@@ -1,9 +1,12 @@
-"""The CTLG training recipe: config sections -> dataset, dual encoder, Adam + warm-up/step
-schedule, and the engine's Trainer with its hooks (evaluation, metrics CSV, curves, atomic
-checkpoints carrying "model_kwargs", "model" and the config; exact resume).
+"""The CTLG training recipe: config sections -> dataset, dual encoder, Adam with parameter
+groups (`personsearch.text.optim`) + warm-up/step schedule, and the engine's Trainer with its
+hooks (evaluation, metrics CSV, curves, atomic checkpoints carrying "model_kwargs", "model" and
+the config; exact resume).
 
 Config sections: `model` (arguments of `build_text_training_model`), `data`, `solver`,
-`train` (engine `TrainSettings`), `eval`, `output_dir`.
+`train` (engine `TrainSettings`; train.lr is the encoders' LR), `eval`, `output_dir`.
+Under torchrun, train.batch_size is per process and the contrastive loss sees
+world_size x batch_size pairs.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ from personsearch.engine.trainer import Trainer
 from personsearch.text.augment import ApproximateText
 from personsearch.text.data import CaptionPairDataset, collate_pairs
 from personsearch.text.evaluate import retrieval_evaluator
+from personsearch.text.optim import build_optimizer
 from personsearch.text.tokenizer import TextTokenizer
 from personsearch.text.training_model import TextTrainingModel, build_text_training_model
 
 DATA_KEYS = {"format", "root", "pad", "flip", "approximate_text", "pixel_mixup_p", "eval_split"}
-SOLVERS = ("adam", "adamw", "sgd")
 
 
 class EpochSeedHook(HookBase):
@@ -58,20 +61,6 @@ def resolve_model_kwargs(model_cfg: Mapping[str, Any], num_train_pids: int) -> d
     if "image_size" in encoder:
         encoder["image_size"] = [int(v) for v in encoder["image_size"]]
     return kwargs
-
-
-def build_optimizer(params, solver: Mapping[str, Any], settings: TrainSettings) -> torch.optim.Optimizer:
-    name = solver.get("name", "adam")
-    trainable = [p for p in params if p.requires_grad]
-    betas = tuple(solver.get("betas", (0.9, 0.999)))
-    if name == "adam":
-        return torch.optim.Adam(trainable, lr=settings.lr, betas=betas, weight_decay=settings.weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(trainable, lr=settings.lr, betas=betas, weight_decay=settings.weight_decay)
-    if name == "sgd":
-        return torch.optim.SGD(trainable, lr=settings.lr, momentum=settings.momentum,
-                               weight_decay=settings.weight_decay, nesterov=settings.nesterov)
-    raise ConfigError(f"unknown solver.name {name!r}; valid choices: {', '.join(SOLVERS)}")
 
 
 def build_text_trainer(cfg: Mapping[str, Any], *, resume: str | None = None) -> Trainer:
@@ -110,6 +99,8 @@ def build_text_trainer(cfg: Mapping[str, Any], *, resume: str | None = None) -> 
         settings=settings, model=model, model_kwargs=model_kwargs, train_dataset=dataset,
         collate_fn=collate_pairs, device=device, output_dir=output_dir, config=dict(cfg),
         evaluator=evaluator, eval_period=max(eval_period, 0), resume=resume,
-        optimizer_factory=lambda params: build_optimizer(params, solver_cfg, settings),
+        optimizer_factory=lambda _params: build_optimizer(
+            model, solver_cfg, lr=settings.lr, weight_decay=settings.weight_decay,
+            momentum=settings.momentum, nesterov=settings.nesterov),
         extra_hooks=[EpochSeedHook(dataset)],
     )

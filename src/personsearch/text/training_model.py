@@ -3,6 +3,13 @@
 `model(images, targets)` returns a dict of scalar losses (the engine's contract). The
 checkpoint's "model_kwargs" are the arguments of `build_text_training_model`;
 `.encoder` is the dual encoder used for evaluation and search.
+
+Under torchrun the features and labels of every process are gathered, so the contrastive
+loss sees the whole global batch (as CTLG's single-process multi-GPU training did); see
+`personsearch.text.gather` for why the gradient equals the big-batch gradient.
+`activation_checkpointing` recomputes each encoder layer in the backward pass instead of
+storing its activations: the loss is still computed over the whole batch at once, so it is
+exactly the big-batch loss, and a batch of 256 fits in far less memory.
 """
 
 from __future__ import annotations
@@ -12,8 +19,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from personsearch.engine import distributed as du
+from personsearch.text.gather import gather_rows
 from personsearch.text.losses import CTLGLoss
 from personsearch.text.mixup import sample_feature_mix
 from personsearch.text.model import DualEncoder, build_dual_encoder
@@ -40,6 +48,7 @@ class TextTrainingModel(nn.Module):
         loss: CTLGLoss,
         feature_mixup_p: float = 0.0,
         feature_mixup_alpha: float = 1.0,
+        activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         if not 0.0 <= feature_mixup_p <= 1.0:
@@ -48,6 +57,8 @@ class TextTrainingModel(nn.Module):
         self.loss = loss
         self.feature_mixup_p = float(feature_mixup_p)
         self.feature_mixup_alpha = float(feature_mixup_alpha)
+        for part in (encoder.image_encoder, encoder.text_encoder):
+            part.checkpointing = bool(activation_checkpointing)
 
     def forward(self, images: list[torch.Tensor], targets: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         enc = self.encoder
@@ -57,24 +68,34 @@ class TextTrainingModel(nn.Module):
         pids = torch.stack([t["pids"] for t in targets])
         weights = torch.stack([t["pid_weights"] for t in targets])
         b = x.shape[0]
-        instance = torch.eye(b, device=x.device)
-        num_classes = enc.classifier.out_features if enc.classifier is not None else None
-        identity = soft_identity_labels(pids, weights, num_classes)
+        # instance labels as slots over the global batch: sample i of this process is row rank*b + i
+        inst_ids = (du.get_rank() * b + torch.arange(b, device=x.device))[:, None]
+        inst_weights = torch.ones(b, 1, device=x.device)
 
         img_tokens = enc.image_encoder.stem(x)
         txt_tokens = enc.text_encoder.stem(ids, mask)
-        # Python's global generator: its state is saved with every checkpoint (exact resume).
-        if self.feature_mixup_p > 0 and random.random() < self.feature_mixup_p:
-            mix = sample_feature_mix(b, alpha=self.feature_mixup_alpha, rng=random)
+        if self.feature_mixup_p > 0:
+            # Python's global generator: its state is saved with every checkpoint (exact resume).
+            mix = sample_feature_mix(b, p=self.feature_mixup_p, alpha=self.feature_mixup_alpha, rng=random)
             img_tokens, txt_tokens, mask = mix.tokens(img_tokens), mix.tokens(txt_tokens), mix.mask(mask)
-            instance, identity = mix.labels(instance), mix.labels(identity)
+            inst_ids, inst_weights = mix.slots(inst_ids, inst_weights)
+            pids, weights = mix.slots(pids, weights)
         img_feats = enc.image_features(img_tokens)
         txt_feats = enc.text_features(txt_tokens, mask)
         logits = {}
         if enc.classifier is not None:
-            logits = {"image_logits": enc.classifier(img_feats), "text_logits": enc.classifier(txt_feats)}
-        losses = self.loss(F.normalize(img_feats, dim=-1), F.normalize(txt_feats, dim=-1),
-                           instance_labels=instance, identity_labels=identity, **logits)
+            logits = {"image_logits": enc.classifier(img_feats), "text_logits": enc.classifier(txt_feats),
+                      "local_identity_labels": soft_identity_labels(pids, weights, enc.classifier.out_features)}
+        num_classes = enc.classifier.out_features if enc.classifier is not None else None
+        instance = soft_identity_labels(gather_rows(inst_ids, with_grad=False), gather_rows(inst_weights, with_grad=False),
+                                        b * du.get_world_size())
+        identity = soft_identity_labels(gather_rows(pids, with_grad=False), gather_rows(weights, with_grad=False),
+                                        num_classes)
+        losses = self.loss(
+            gather_rows(img_feats.float(), with_grad=True),
+            gather_rows(txt_feats.float(), with_grad=True),
+            instance_labels=instance, identity_labels=identity, **logits,
+        )
         losses.pop("total")
         return losses
 
@@ -85,6 +106,7 @@ def build_text_training_model(
     loss: dict[str, Any],
     feature_mixup_p: float = 0.0,
     feature_mixup_alpha: float = 1.0,
+    activation_checkpointing: bool = False,
     pretrained: bool = True,
 ) -> TextTrainingModel:
     return TextTrainingModel(
@@ -92,4 +114,5 @@ def build_text_training_model(
         loss=CTLGLoss(**loss),
         feature_mixup_p=feature_mixup_p,
         feature_mixup_alpha=feature_mixup_alpha,
+        activation_checkpointing=activation_checkpointing,
     )
