@@ -127,6 +127,7 @@ def test_ctlg_preset_names_the_weights_ctlg_used_and_its_step_schedule():
     assert cfg["train"]["milestones"] == [20, 40, 60] and cfg["train"]["gamma"] == 0.1
     assert cfg["train"]["warmup_epochs"] == 10 and cfg["train"]["epochs"] == 70 and cfg["train"]["batch_size"] == 256
     assert cfg["model"]["loss"]["tau"] == 0.005
+    assert cfg["train"]["scale_lr_with_world_size"] is False  # 4 x 64 under torchrun is CTLG's 256 at lr 1e-4
 
 
 def _tiny_timm_vit(img_size=(64, 32)):
