@@ -1,0 +1,343 @@
+"""DICL (weakly supervised: boxes, no identities) against fully supervised training, under one
+CPU training budget per row, on a synthetic PRW world.
+
+    python benchmarks/bench_dicl.py [--rows supervised full memory many_to_one dense occlusion]
+                                    [--minutes 30] [--train-threads 1] [--size small] [--seed 0]
+
+Rows: `supervised` (the `seqnet_synth_prw` preset: OIM with the identities), and the
+`dicl_synth_prw` preset (same model and schedule, no identities) as an ablation:
+`memory` cluster memory contrast only (no instance branch), `many_to_one` + the instance
+branch and the many-to-one term, `dense` + the dense relation term, `occlusion` + occlusion
+masking, `full` + the batch-hard triplet with its background term (the whole method).
+
+Budget: as bench_backbones.py, each row trains for `--minutes` of the training process's CPU
+time; a short probe sets the planned iterations and the preset's schedule (LR step at 6/8,
+one-epoch warm-up kept, at most half the run) is compressed to them. DICL's memory
+initialisation and per-epoch clustering are inside the budget.
+
+Resumable: a row's plan is kept in OUTPUT/ROW/plan.json and its training checkpoints in
+OUTPUT/ROW/; run the same command again to continue a stopped row from its last finished
+epoch (the CPU time it had used is carried over). A finished row's figures are written to
+benchmarks/results/dicl_prw/ROW.json (kept in git) and reused while the settings match.
+`--stop-file PATH`: when PATH exists at the end of an epoch (after its checkpoint), the run
+stops there, cleanly. The BENCHMARKS.md section `dicl-prw` is rewritten from every finished
+row's JSON after each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import shutil
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import report as bench_report
+from backbone_common import ensure_prw_world
+from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, evaluate
+
+from personsearch.config import load_config
+from personsearch.data.catalog import load_dataset
+from personsearch.data.records import SceneSearchData
+from personsearch.data.scene_dataset import SceneDataset, collate_scenes
+from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
+from personsearch.engine import distributed as du
+from personsearch.engine.inference import detect_scenes
+from personsearch.methods.dicl.recipe import DICLSettings, _identity_scorer, build_dicl_trainer
+from personsearch.methods.dicl.siamese import InstanceAveragedSearch
+from personsearch.methods.supervised import EvalSettings, derive_model_kwargs
+from personsearch.models.search_model import build_search_model
+from personsearch.utils.atomic import atomic_write_json
+
+SECTION = "dicl-prw"
+RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_prw"
+_NO_EXTRAS = ["method.many_to_one_weight=0", "method.dense_weight=0", "method.occlusion_prob=0",
+              "method.triplet_weight=0"]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    label: str
+    preset: str
+    overrides: tuple[str, ...]
+
+
+ROWS: dict[str, Row] = {r.name: r for r in (
+    Row("supervised", "fully supervised (OIM, identities)", "preset:seqnet_synth_prw", ()),
+    Row("memory", "DICL: cluster memory only", "preset:dicl_synth_prw", ("method.siamese=false", *_NO_EXTRAS)),
+    Row("many_to_one", "+ instance branch, many-to-one", "preset:dicl_synth_prw",
+        ("method.dense_weight=0", "method.occlusion_prob=0", "method.triplet_weight=0")),
+    Row("dense", "+ dense relation KL", "preset:dicl_synth_prw", ("method.occlusion_prob=0", "method.triplet_weight=0")),
+    Row("occlusion", "+ occlusion-invariant masking", "preset:dicl_synth_prw", ("method.triplet_weight=0",)),
+    Row("full", "+ batch-hard triplet with background (full DICL)", "preset:dicl_synth_prw", ()),
+)}
+TABLE_ORDER = ("supervised", "memory", "many_to_one", "dense", "occlusion", "full")
+
+
+class StopFile(HookBase):
+    """Stops training at the end of an epoch (after its checkpoint) when `path` exists."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def after_epoch(self, trainer) -> None:
+        if self.path is not None and self.path.exists():
+            print(f"stop file {self.path} found: stopping after epoch {trainer.epoch}")
+            raise StopTraining
+
+
+class PlanProgress(HookBase):
+    """Adds each epoch's budget-clock time to the plan file, so a resumed row knows what it has used."""
+
+    def __init__(self, *, plan: dict[str, Any], path: Path, budget: TrainingBudget) -> None:
+        self.plan, self.path, self.budget = plan, path, budget
+        self.used_before = float(plan.get("used_seconds", 0.0))
+
+    def after_epoch(self, trainer) -> None:
+        self.plan["used_seconds"] = self.used_before + (self.budget.clock() - self.budget.start)
+        self.plan["epochs_done"] = trainer.epoch
+        atomic_write_json(self.path, self.plan)
+
+
+def _config(row: Row, root: Path, output_dir: Path) -> dict[str, Any]:
+    return load_config(row.preset, [*row.overrides, f"data.root={root}", f"output_dir={output_dir}",
+                                    "train.tensorboard=false", "eval.period=-1", "train.workers=0",
+                                    "train.progress=false", "eval.progress=false"])
+
+
+def _build(row: Row, cfg: dict[str, Any], data: SceneSearchData, resume: str | None, extra_hooks=()):
+    """(trainer, search model accessor) for a row; the seed is set as the recipes set it."""
+    settings = TrainSettings.from_section(cfg["train"])
+    device = prepare_run(settings)
+    if cfg["method"]["name"] == "supervised":
+        kwargs = derive_model_kwargs(cfg["model"], data, batch_size=settings.batch_size,
+                                     queue_batches=float(cfg["method"].get("queue_batches", 100)))
+        trainer = build_trainer(
+            settings=settings, model=build_search_model(**kwargs), model_kwargs=kwargs,
+            train_dataset=SceneDataset(data.train, flip_prob=float(cfg["data"].get("flip_prob", 0.5))),
+            collate_fn=collate_scenes, device=device, output_dir=cfg["output_dir"], config=cfg, resume=resume,
+            extra_hooks=extra_hooks)
+        return trainer, device, lambda: du.unwrap_model(trainer.model)
+    trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=_identity_scorer(data),
+                                    extra_hooks=extra_hooks)
+    return trainer, device, lambda: du.unwrap_model(trainer.model).search_model
+
+
+def _run(trainer, hooks_first: list[HookBase], hooks_last: list[HookBase]) -> None:
+    trainer.hooks[:0] = hooks_first
+    trainer.hooks.extend(hooks_last)
+    try:
+        trainer.train()
+    except StopTraining:
+        pass
+
+
+def _probe(row: Row, cfg: dict[str, Any], data: SceneSearchData, output_dir: Path, iters: int, clock) -> dict:
+    probe_dir = output_dir / "probe"
+    cfg = dict(cfg, output_dir=str(probe_dir))
+    trainer, _, _ = _build(row, cfg, data, None)
+    model = du.unwrap_model(trainer.model)
+    if hasattr(model, "memory"):  # timing only: skip the memory pass over the training set
+        model.memory.initialise(torch.nn.functional.normalize(torch.randn_like(model.memory.features), dim=1))
+    budget = TrainingBudget(max_iterations=SKIPPED_PROBE_STEPS + iters, clock=clock)
+    _run(trainer, [budget], [])
+    timed = budget.step_seconds[SKIPPED_PROBE_STEPS:] or budget.step_seconds
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    return {"seconds_per_iter": statistics.mean(timed), "iters_per_epoch": len(trainer.train_loader)}
+
+
+def _plan(settings: TrainSettings, probe: dict[str, Any], minutes: float) -> dict[str, Any]:
+    planned = max(1, int(60.0 * minutes / probe["seconds_per_iter"]))
+    planned_epochs = planned / probe["iters_per_epoch"]
+    scale = planned_epochs / settings.epochs
+    warmup = min(settings.warmup_epochs, planned_epochs / 2)
+    return {**probe, "planned": planned, "epochs": max(1, math.ceil(planned_epochs)), "warmup_epochs": warmup,
+            "milestones": [max(m * scale, warmup) for m in settings.milestones], "used_seconds": 0.0,
+            "epochs_done": 0}
+
+
+@torch.no_grad()
+def _gallery_seconds(model, data: SceneSearchData, device, images: int) -> float:
+    """CPU seconds to detect and embed the first `images` gallery frames, one at a time."""
+    model.eval()
+    start = time.process_time()
+    detect_scenes(model, data.gallery[:images], device, progress=False)
+    return time.process_time() - start
+
+
+def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: dict[str, Any]) -> dict[str, Any]:
+    output_dir = args.output / row.name
+    clock = time.process_time
+    cfg = _config(row, root, output_dir)
+    settings = TrainSettings.from_section(cfg["train"])
+    plan_path = output_dir / "plan.json"
+    plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
+    if plan is None or plan.get("settings") != settings_key:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        plan = _plan(settings, _probe(row, cfg, data, output_dir, args.probe_iters, clock), args.minutes)
+        plan["settings"] = settings_key
+        atomic_write_json(plan_path, plan)
+        print(f"{row.name}: {plan['seconds_per_iter']:.2f} s/iteration -> {plan['planned']} iterations "
+              f"({plan['planned'] / plan['iters_per_epoch']:.2f} epochs of {plan['iters_per_epoch']})")
+    else:
+        print(f"{row.name}: resuming (epochs done {plan['epochs_done']}, {plan['used_seconds'] / 60:.1f} CPU min used)")
+    cfg["train"].update(epochs=plan["epochs"], warmup_epochs=plan["warmup_epochs"], milestones=plan["milestones"])
+    remaining = 60.0 * args.minutes - float(plan["used_seconds"])
+    trainer, device, search_model = _build(row, cfg, data, "auto")
+    budget = TrainingBudget(max_iterations=plan["planned"], seconds=max(remaining, 0.0), clock=clock)
+    error = None
+    if remaining > 0 and trainer.iteration < plan["planned"]:
+        try:
+            _run(trainer, [budget], [PlanProgress(plan=plan, path=plan_path, budget=budget), StopFile(args.stop_file)])
+        except NonFiniteLossError as exc:
+            error = f"diverged at iteration {exc.iteration}"
+    if args.stop_file is not None and args.stop_file.exists():
+        return {}
+    used = float(plan["used_seconds"]) + (budget.elapsed if budget.iterations > 0 else 0.0)
+    model = search_model().eval()
+    eval_settings = EvalSettings.from_section(dict(cfg["eval"], progress=False))
+    result: dict[str, Any] = {
+        "row": row.name, "label": row.label, "settings": settings_key, "error": error, "iterations": trainer.iteration,
+        "planned": plan["planned"], "epochs": trainer.iteration / plan["iters_per_epoch"], "cpu_minutes": used / 60,
+        "stop": budget.reason, "loss": trainer.last_step.get("loss", float("nan")),
+        "clustering": [{k: v for k, v in r.items() if k.startswith("cluster/") or k == "epoch"}
+                       for r in trainer.history],
+    }
+    if error is None:
+        result["reports"] = evaluate(model, data, device, eval_settings)
+        if row.name == "full":
+            method = DICLSettings.from_section(cfg["method"])
+            averaged = InstanceAveragedSearch(search_model=model, instance_size=method.instance_size)
+            result["instance_branch"] = {
+                "reports": evaluate(averaged, data, device, eval_settings),
+                "gallery_images": args.images,
+                "seconds_without": _gallery_seconds(model, data, device, args.images),
+                "seconds_with": _gallery_seconds(averaged, data, device, args.images),
+            }
+    atomic_write_json(RESULTS_DIR / f"{row.name}.json", result)
+    return result
+
+
+def load_result(name: str, settings_key: dict[str, Any]) -> dict[str, Any] | None:
+    path = RESULTS_DIR / f"{name}.json"
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text(encoding="utf-8"))
+    return result if result.get("settings") == settings_key else None
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+
+
+def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, args, settings_key) -> None:
+    nan = float("nan")
+    supervised = results.get("supervised", {}).get("reports", {}).get("plain", {})
+    rows, cluster_rows = [], []
+    for name in TABLE_ORDER:
+        result = results.get(name)
+        if result is None:
+            rows.append([ROWS[name].label] + ["not run yet"] + ["-"] * 11)
+            continue
+        plain = result.get("reports", {}).get("plain", {})
+        cbgm = result.get("reports", {}).get("cbgm", {})
+        cross = result.get("reports", {}).get("cross", {})
+        ratio = plain.get("mAP", nan) / supervised["mAP"] if supervised.get("mAP") else nan
+        rows.append([ROWS[name].label, result["iterations"], f"{result['epochs']:.2f}", f"{result['cpu_minutes']:.1f}",
+                     _fmt(plain.get("mAP")), _fmt(plain.get("top1")), _fmt(cbgm.get("mAP")), _fmt(cross.get("mAP")),
+                     _fmt(cross.get("top1")), _fmt(plain.get("det_ap")), _fmt(plain.get("det_recall")), _fmt(ratio),
+                     result["error"] or result["stop"]])
+        for epoch in result["clustering"]:
+            if "cluster/num_clusters" in epoch:
+                cluster_rows.append([ROWS[name].label, int(epoch["epoch"]), int(epoch["cluster/num_clusters"]),
+                                     int(epoch["cluster/singletons"]), _fmt(epoch.get("cluster/pair_precision")),
+                                     _fmt(epoch.get("cluster/pair_recall")), _fmt(epoch["cluster/seconds"])])
+    table = bench_report.markdown_table(
+        ["row", "iterations", "epochs", "train CPU min", "mAP", "top-1", "mAP +CBGM", "mAP cross-cam",
+         "top-1 cross-cam", "det AP", "det recall", "mAP weak / full", "stopped by"], rows)
+    clusters = bench_report.markdown_table(
+        ["row", "epoch", "clusters", "singletons", "pair precision", "pair recall", "clustering s"],
+        cluster_rows) if cluster_rows else "(no DICL row finished yet)\n"
+    instance = results.get("full", {}).get("instance_branch")
+    instance_text = "(the full row has not finished yet)\n"
+    if instance:
+        base = results["full"]["reports"]["plain"]
+        averaged = instance["reports"]["plain"]
+        instance_text = bench_report.markdown_table(
+            ["test-time embedding", "mAP", "top-1", f"CPU s for {instance['gallery_images']} gallery frames", "cost"],
+            [["search branch (default)", _fmt(base["mAP"]), _fmt(base["top1"]), _fmt(instance["seconds_without"]),
+              "1.00x"],
+             ["average with instance branch", _fmt(averaged["mAP"]), _fmt(averaged["top1"]),
+              _fmt(instance["seconds_with"]), f"{instance['seconds_with'] / instance['seconds_without']:.2f}x"]])
+    world = f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
+    body = (
+        "## DICL (weakly supervised) against fully supervised training (PRW protocol)\n\n"
+        f"{bench_report.section_preamble()}"
+        f"- data: {world}; {len(data.train)} training frames, {len(data.gallery)} gallery frames, "
+        f"{len(data.queries)} queries\n"
+        "- recipes: `seqnet_synth_prw` (supervised) and `dicl_synth_prw` (no identities; same MobileNetV2 offline "
+        "ImageNet backbone, inputs and schedule) with the row's switches; reading in docs/dicl.md\n"
+        f"- budget: {args.minutes:g} minutes of the training process's CPU time per row "
+        f"({settings_key['train_threads']} torch thread(s)); DICL's memory initialisation and clustering count; "
+        "the preset's schedule compressed to the planned iterations as in bench_backbones.py\n"
+        "- search: all gallery frames, detection threshold 0.5; CBGM with PRW's k1=30, k2=4; cross-cam: frames of "
+        "the query's camera left out; `mAP weak / full` divides by the supervised row's mAP\n"
+        f"- rows finished: {', '.join(n for n in TABLE_ORDER if n in results) or 'none'}; per-row JSON in "
+        "benchmarks/results/dicl_prw/\n\n"
+        f"### Search and detection\n\n{table}\n### Clustering per epoch (pairwise against the hidden identities)\n\n"
+        f"{clusters}\n### Test-time instance branch (full row)\n\n{instance_text}")
+    bench_report.update_section(SECTION, body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", nargs="+", default=["supervised", "full", "memory", "many_to_one", "dense",
+                                                       "occlusion"], choices=list(ROWS))
+    parser.add_argument("--minutes", type=float, default=30.0, help="training CPU minutes per row")
+    parser.add_argument("--train-threads", type=int, default=1)
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=Path("data/worlds"))
+    parser.add_argument("--max-queries", type=int, help="score only the first N queries (quick checks)")
+    parser.add_argument("--probe-iters", type=int, default=10)
+    parser.add_argument("--images", type=int, default=50, help="gallery frames timed for the instance-branch cost")
+    parser.add_argument("--stop-file", type=Path, help="stop cleanly at an epoch end when this file exists")
+    parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl"))
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.train_threads)
+    root = ensure_prw_world(args.size, args.seed, args.cache)
+    data = load_dataset("prw", root)
+    if args.max_queries:
+        data.queries = list(data.queries[: args.max_queries])
+    settings_key = {"minutes": args.minutes, "root": str(root), "queries": len(data.queries),
+                    "probe_iters": args.probe_iters, "train_threads": torch.get_num_threads()}
+    results = {name: r for name in ROWS if (r := load_result(name, settings_key)) is not None}
+    for name in args.rows:
+        if name in results:
+            print(f"{name}: finished earlier ({RESULTS_DIR / (name + '.json')})")
+            continue
+        result = train_row(ROWS[name], root, data, args, settings_key)
+        if not result:
+            print(f"stopped during {name}; run the same command to resume")
+            break
+        results[name] = result
+        plain = result.get("reports", {}).get("plain", {})
+        print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f}, top-1 {plain.get('top1', float('nan')):.2f}")
+        if not args.no_write:
+            write_section(results, data, args, settings_key)
+    if not args.no_write:
+        write_section(results, data, args, settings_key)
+
+
+if __name__ == "__main__":
+    main()
