@@ -11,11 +11,11 @@ from personsearch import __version__
 # Each module defines register(subparsers); the parser it adds sets `func(args) -> int`.
 COMMAND_MODULES: tuple[str, ...] = (
     "personsearch.commands.convert",
-    "personsearch.commands.convert",
     "personsearch.commands.data",
     "personsearch.commands.demo",
     "personsearch.commands.evaluate",
     "personsearch.commands.export",
+    "personsearch.commands.index",
     "personsearch.commands.search",
     "personsearch.commands.serve",
     "personsearch.commands.train",
