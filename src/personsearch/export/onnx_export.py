@@ -80,11 +80,14 @@ def _export_graph(
 def export_search_model(checkpoint: str | Path, folder: Path, *, opset: int = DEFAULT_OPSET) -> dict[str, Any]:
     """SeqNet as three graphs: backbone + RPN head, stage-1 box head, re-ID head (see onnx_graphs)."""
     from personsearch.models.search_model import load_search_model
+    from personsearch.models.seqnet import SeqNet
 
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     model = load_search_model(checkpoint)
+    if type(model) is not SeqNet:  # subclasses (NAE) run other heads than the graphs below
+        raise ValueError(f"{checkpoint}: ONNX export covers SeqNet models; this checkpoint holds {type(model).__name__}")
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     image_list, _ = model.transform([torch.rand(3, 480, 640)], None)
     roi_size = model.roi_heads.box_roi_pool.output_size
