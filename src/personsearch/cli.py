@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "personsearch.commands.evaluate",
     "personsearch.commands.export",
     "personsearch.commands.index",
+    "personsearch.commands.pretrain",
     "personsearch.commands.search",
     "personsearch.commands.serve",
     "personsearch.commands.train",

@@ -14,6 +14,7 @@ from types import ModuleType
 from personsearch.config import ConfigError
 
 RECIPES: dict[str, str] = {
+    "pretrain": "personsearch.methods.pretrain",
     "supervised": "personsearch.methods.supervised",
     "dicl": "personsearch.methods.dicl.recipe",
 }

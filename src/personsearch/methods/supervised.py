@@ -38,6 +38,7 @@ from personsearch.evaluation import (
     evaluate_search_results,
     save_results,
 )
+from personsearch.models.init_from import INIT_KEYS, init_options, initialise_from
 from personsearch.models.search_model import build_search_model, load_search_model
 from personsearch.utils.atomic import atomic_write_json
 
@@ -95,8 +96,9 @@ def auto_queue_size(records: Sequence[SceneRecord], *, batch_size: int, queue_ba
 def derive_model_kwargs(
     model_cfg: Mapping[str, Any], data: SceneSearchData, *, batch_size: int, queue_batches: float
 ) -> dict[str, Any]:
-    """The exact keyword arguments of `build_search_model`, with `auto` values filled in."""
-    kwargs = dict(model_cfg)
+    """The exact keyword arguments of `build_search_model`, with `auto` values filled in
+    (`init_from` / `init_parts` are not the builder's: see `build_model`)."""
+    kwargs = {key: value for key, value in model_cfg.items() if key not in INIT_KEYS}
     if kwargs.get("num_pids", AUTO) == AUTO:
         kwargs["num_pids"] = int(data.num_train_pids)
     if kwargs.get("queue_size") == AUTO:
@@ -104,6 +106,15 @@ def derive_model_kwargs(
     if kwargs["num_pids"] < 1:
         raise ConfigError(f"{data.name}: the training split has no labelled identity; supervised training needs some")
     return kwargs
+
+
+def build_model(model_kwargs: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> nn.Module:
+    """The search model, initialised from `model.init_from` (parts `model.init_parts`) when set."""
+    model = build_search_model(**model_kwargs)
+    init_from, init_parts = init_options(model_cfg)
+    if init_from:
+        initialise_from(model, init_from, init_parts)
+    return model
 
 
 def results_from_arrays(arrays: Mapping[str, np.ndarray]) -> SearchResults:
@@ -174,7 +185,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
             section(cfg, "model"), data, batch_size=settings.batch_size,
             queue_batches=float(method_cfg.get("queue_batches", 100)),
         )
-        model = build_search_model(**model_kwargs)
+        model = build_model(model_kwargs, section(cfg, "model"))
         evaluator = None
         if eval_settings.period >= 0 and data.queries:
             evaluator = _TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,

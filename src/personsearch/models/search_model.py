@@ -20,7 +20,7 @@ from .seqnet import SeqNet
 
 MODELS: Registry[Callable[..., nn.Module]] = Registry("search model")
 # per model name: the keyword arguments a checkpoint may be rebuilt with other values of
-MODEL_INFERENCE_KWARGS: dict[str, frozenset[str]] = {"seqnet": SEQNET_INFERENCE_KWARGS}
+MODEL_INFERENCE_KWARGS: dict[str, frozenset[str]] = {"seqnet": SEQNET_INFERENCE_KWARGS, "nae": SEQNET_INFERENCE_KWARGS}
 
 
 def list_models() -> list[str]:

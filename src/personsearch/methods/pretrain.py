@@ -1,0 +1,196 @@
+"""Hybrid pre-training of a whole one-step search model on sub-task data (PretrainPS).
+
+Config sections:
+- `method`: name "pretrain"; `eta` (L_con weight), `lambda` (L_adv weight), `contrast` and
+  `alignment` switches, the prediction MLP's `predictor_hidden` (null: embedding_dim // 4),
+  the alignment modules' `grl_weight`, `consistency_weight`, `image_hidden_channels`,
+  `instance_hidden_features`, `dropout`; `instance_ids` ("table": every detection box and
+  unlabelled crop gets its own OIM table row; "queue": they join OIM's queue as unlabelled);
+  `queue_batches` sizes an automatic OIM queue; `detection_fraction` of every batch.
+- `data`: `sources` (name -> {format, root, loader, synth}); a source with `synth`
+  ({size, seed, world: WorldSpec overrides, workers}) is generated into its root when absent;
+  `views` (all | unlabelled | none: which samples get two augmented views), `placement`
+  (expand_resize | random_paste), `canvas_size` [w, h], `ratio_range` [low, high].
+- `model`: `build_search_model` keyword arguments (`num_pids: auto`, `queue_size: auto`).
+- `train`: `personsearch.engine.TrainSettings`; batch_size counts samples (views double it).
+- `output_dir`: checkpoints (resumable), metrics, and `pretrained.pth` (whole model) at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from personsearch.config import ConfigError, section
+from personsearch.data.multi_source_sampler import MultiSourceBatchSampler
+from personsearch.data.pretrain_dataset import PretrainDataset, collate_views
+from personsearch.data.unify import UnifiedSources, load_sources
+from personsearch.engine import TrainSettings, build_trainer, prepare_run
+from personsearch.engine import distributed as du
+from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_pretrained
+from personsearch.methods.supervised import AUTO, _check_keys
+from personsearch.models.domain_alignment import IntraTaskAlignment
+from personsearch.models.init_from import INIT_KEYS, init_options, initialise_from
+from personsearch.models.losses.simsiam import PredictionMLP
+from personsearch.models.search_model import build_search_model
+from personsearch.methods.pretrain_model import PretrainingModel
+
+
+@dataclasses.dataclass
+class PretrainSettings:
+    eta: float = 1.0
+    lam: float = 1.0  # `lambda` in the config
+    contrast: bool = True
+    alignment: bool = True
+    predictor_hidden: int | None = None
+    grl_weight: float = 0.1
+    consistency_weight: float = 1.0
+    image_hidden_channels: list[int] = dataclasses.field(default_factory=lambda: [512])
+    instance_hidden_features: list[int] = dataclasses.field(default_factory=lambda: [1024, 1024])
+    dropout: float = 0.5
+    instance_ids: str = "table"
+    queue_batches: float = 100.0
+    detection_fraction: float = 0.5
+
+    @classmethod
+    def from_section(cls, values: Mapping[str, Any]) -> "PretrainSettings":
+        values = {k: v for k, v in values.items() if k != "name"}
+        if "lambda" in values:
+            values["lam"] = values.pop("lambda")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            valid = ", ".join(["name"] + [("lambda" if n == "lam" else n) for n in names])
+            raise ConfigError(f"unknown method setting(s) {unknown}; valid: {valid}")
+        return cls(**values)
+
+
+DATA_KEYS = ("sources", "views", "placement", "canvas_size", "ratio_range", "cache")
+SOURCE_KEYS = ("format", "root", "loader", "synth")
+
+
+def ensure_sources(data_cfg: Mapping[str, Any], *, show_progress: bool = True) -> dict[str, dict[str, Any]]:
+    """The source configs, with every synthetic source written to its root if not there yet."""
+    from personsearch.data.world_cache import ensure_synthetic_dataset
+
+    sources = data_cfg.get("sources")
+    if not isinstance(sources, Mapping) or not sources:
+        raise ConfigError("data.sources must name at least one source: {name: {format, root}}")
+    resolved = {}
+    for name, cfg in sources.items():
+        if cfg is None:  # a source switched off by an override (data.sources.NAME=null)
+            continue
+        _check_keys(f"data.sources.{name}", cfg, SOURCE_KEYS)
+        cfg = dict(cfg)
+        synth = cfg.get("synth")
+        if synth and du.is_main_process():
+            ensure_synthetic_dataset(cfg["format"], cfg["root"], size=synth["size"], seed=int(synth["seed"]),
+                                     world_overrides=synth.get("world") or {}, workers=int(synth.get("workers", 2)),
+                                     show_progress=show_progress)
+        resolved[name] = cfg
+    du.barrier()
+    if not resolved:
+        raise ConfigError("every source of data.sources is switched off")
+    return resolved
+
+
+def _auto_queue(unified: UnifiedSources, batch_size: int, queue_batches: float) -> int:
+    unlabelled = sum(int((s.pids < 0).sum()) for s in unified.samples)
+    return max(1, math.ceil(unlabelled / max(len(unified.samples), 1) * batch_size * 2 * queue_batches))
+
+
+def build_pretraining_model(search_model: torch.nn.Module, unified: UnifiedSources, settings: PretrainSettings,
+                            *, embedding_dim: int) -> PretrainingModel:
+    tasks = [s.task for s in unified.sources]
+    contrast_sources = {i for i, s in enumerate(unified.sources) if not s.real_ids}
+    predictor = None
+    if settings.contrast and contrast_sources and settings.eta > 0:
+        hidden = settings.predictor_hidden or max(embedding_dim // 4, 8)
+        predictor = PredictionMLP(dim=embedding_dim, hidden_dim=hidden)
+    domains = {task: unified.domain_labels(task) for task in ("detection", "reid")}
+    modules: dict[str, IntraTaskAlignment | None] = {"detection": None, "reid": None}
+    if settings.alignment and settings.lam > 0:
+        heads = search_model.roi_heads
+        map_channels = heads.embedding_head.projectors["feat_res4"][0].in_features  # the body's channels
+        instance_dims = {"detection": heads.box_head(torch.zeros(2, map_channels, 4, 4))["feat_res5"].shape[1],
+                         "reid": embedding_dim}
+        for task, labels in domains.items():
+            if len(labels) >= 2:  # nothing to align within a task of one source
+                modules[task] = IntraTaskAlignment(
+                    num_domains=len(labels), map_channels=map_channels, instance_features=instance_dims[task],
+                    image_hidden_channels=settings.image_hidden_channels,
+                    instance_hidden_features=settings.instance_hidden_features, dropout=settings.dropout,
+                    grl_weight=settings.grl_weight, consistency_weight=settings.consistency_weight)
+    return PretrainingModel(model=search_model, source_task=tasks, contrast_sources=contrast_sources,
+                            predictor=predictor, detection_alignment=modules["detection"],
+                            reid_alignment=modules["reid"], domain_of_source=domains, eta=settings.eta,
+                            lam=settings.lam)
+
+
+def load_unified(cfg: Mapping[str, Any], settings: PretrainSettings, *, show_progress: bool = True) -> UnifiedSources:
+    data_cfg = section(dict(cfg), "data")
+    _check_keys("data", data_cfg, DATA_KEYS)
+    sources = ensure_sources(data_cfg, show_progress=show_progress)
+    return load_sources({name: {k: v for k, v in c.items() if k != "synth"} for name, c in sources.items()},
+                        instance_ids=settings.instance_ids)
+
+
+def pretraining_dataset(data_cfg: Mapping[str, Any], unified: UnifiedSources) -> PretrainDataset:
+    return PretrainDataset(unified, views=data_cfg.get("views", "all"),
+                           placement=data_cfg.get("placement", "expand_resize"),
+                           canvas_size=data_cfg.get("canvas_size", (256, 512)),
+                           ratio_range=data_cfg.get("ratio_range", (1.5, 3.0)))
+
+
+def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extra_hooks=()) -> list[dict[str, float]]:
+    """Pre-train as the config says; `resume` None, `auto` or a checkpoint path. Returns the history."""
+    cfg = dict(cfg)
+    settings = PretrainSettings.from_section(section(cfg, "method"))
+    train_settings = TrainSettings.from_section(section(cfg, "train"))
+    output_dir = cfg.get("output_dir")
+    if not output_dir:
+        raise ConfigError("output_dir is required")
+    device = prepare_run(train_settings)
+    try:
+        unified = load_unified(cfg, settings, show_progress=train_settings.progress)
+        model_cfg = section(cfg, "model")
+        init_from, init_parts = init_options(model_cfg)
+        model_kwargs = {k: v for k, v in model_cfg.items() if k not in INIT_KEYS}
+        if model_kwargs.get("num_pids", AUTO) == AUTO:
+            model_kwargs["num_pids"] = unified.num_pids
+        if model_kwargs.get("queue_size", AUTO) == AUTO:
+            model_kwargs["queue_size"] = _auto_queue(unified, train_settings.batch_size, settings.queue_batches)
+        search_model = build_search_model(**model_kwargs)
+        if init_from:
+            initialise_from(search_model, init_from, init_parts)
+        embedding_dim = int(model_kwargs.get("embedding_dim", 256))
+        model = build_pretraining_model(search_model, unified, settings, embedding_dim=embedding_dim)
+        dataset = pretraining_dataset(section(cfg, "data"), unified)
+        sampler = MultiSourceBatchSampler(tasks=dataset.tasks(), batch_size=train_settings.batch_size,
+                                          detection_fraction=settings.detection_fraction, seed=train_settings.seed,
+                                          num_replicas=du.get_world_size(), rank=du.get_rank())
+        trainer = build_trainer(
+            settings=train_settings, model=model, model_kwargs=model_kwargs, train_dataset=dataset,
+            collate_fn=collate_views, device=device, output_dir=Path(output_dir), config=cfg, evaluator=None,
+            resume=resume, batch_sampler=sampler, extra_hooks=extra_hooks,
+        )
+        history = trainer.train()
+        if du.is_main_process():
+            state = {"model": du.unwrap_model(trainer.model).state_dict(), "model_kwargs": model_kwargs,
+                     "iteration": trainer.iteration, "epoch": trainer.epoch, "config": cfg}
+            export_pretrained(trainer_state=state, out=Path(output_dir) / PRETRAINED_FILE, parts="all",
+                              sources=unified.sources)
+        return history
+    finally:
+        du.cleanup_distributed()
+
+
+def evaluate_from_config(cfg: Mapping[str, Any] | None, *, checkpoint: str, **options: Any) -> dict[str, Any]:
+    raise ConfigError(
+        f"{checkpoint} is a pre-training checkpoint: pre-training has no test split. Fine-tune it on a scene "
+        "dataset (e.g. personsearch train --config preset:seqnet_synth_prw model.init_from=CHECKPOINT) and "
+        "evaluate that")
