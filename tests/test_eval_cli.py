@@ -54,6 +54,8 @@ def test_gallery_size_is_passed_to_the_loader(hand, capsys):
     path, calls = hand
     main(["eval-results", "--dataset", "cuhk-sysu", "--root", "r", "--gallery-size", "50", str(path)])
     assert calls[-1] == ("cuhk-sysu", "r", {"gallery_size": 50})
+    main(["eval-results", "--dataset", "prw", "--root", "r", "--strict", str(path)])
+    assert calls[-1] == ("prw", "r", {"strict": True})
 
 
 def test_errors_are_reported_plainly(hand, tmp_path, capsys):

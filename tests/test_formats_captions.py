@@ -44,7 +44,9 @@ def test_cuhk_pedes_bad_entries(tmp_path, entry, message):
     image(tmp_path / "imgs" / "a.jpg", (16, 32))
     write_json(tmp_path / "reid_raw.json", [_pedes_entry("train", 1, "a.jpg"), entry])
     with pytest.raises(DatasetFormatError, match=r"reid_raw\.json, " + message):
-        load_cuhk_pedes(tmp_path)
+        load_cuhk_pedes(tmp_path, strict=True)
+    data = load_cuhk_pedes(tmp_path)  # tolerant: the bad entry is skipped, the good one kept
+    assert [r.image_path for r in data.train + data.test] == [str(tmp_path / "imgs" / "a.jpg")]
 
 
 def test_missing_and_broken_annotation_files(tmp_path):
@@ -59,7 +61,34 @@ def test_icfg_has_no_val_split(tmp_path):
     image(tmp_path / "imgs" / "train" / "0000" / "x.jpg", (16, 32))
     write_json(tmp_path / "ICFG-PEDES.json", [{"id": 0, "file_path": "train/0000/x.jpg", "captions": ["x"], "split": "val"}])
     with pytest.raises(DatasetFormatError, match=r"record 0: split 'val' is not one of train, test"):
-        load_icfg_pedes(tmp_path)
+        load_icfg_pedes(tmp_path, strict=True)
+
+
+@pytest.mark.parametrize("loader,file,path_key", [(load_cuhk_pedes, "reid_raw.json", "file_path"),
+                                                  (load_icfg_pedes, "ICFG-PEDES.json", "file_path"),
+                                                  (load_rstpreid, "data_captions.json", "img_path")])
+def test_bad_records_are_skipped_with_one_warning(tmp_path, caplog, loader, file, path_key):
+    image(tmp_path / "imgs" / "a.jpg", (16, 32))
+    good = {"id": 3, path_key: "a.jpg", "captions": ["A man in a red coat."], "split": "train"}
+    entries = [
+        good,
+        {**good, "id": -4},
+        "not an object",
+        {**good, "captions": ["", "  "]},
+        {**good, "id": 5, "captions": ["", "A woman with a bag."]},  # keeps its one real caption
+        {**good, path_key: "missing.jpg"},
+    ]
+    write_json(tmp_path / file, entries)
+    with pytest.raises(DatasetFormatError, match=r"record 1: id -4 is not a non-negative integer"):
+        loader(tmp_path, strict=True)
+    with caplog.at_level("WARNING", logger="personsearch.data"):
+        data = loader(tmp_path)
+    assert [(r.pid, r.captions) for r in data.train] == [(0, ("A man in a red coat.",)), (1, ("A woman with a bag.",))]
+    assert data.train_pid_map == {3: 0, 5: 1}
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "5 annotation problem(s)" in message and "skipped the entry x4" in message
+    assert "dropped empty captions x1" in message and "record 1: id -4" in message and "and 2 more" in message
 
 
 def test_low_level_cuhk_pedes_writer(tmp_path):

@@ -3,7 +3,7 @@ import os.path as osp
 import numpy as np
 import pytest
 from fixtures.fake_world import FakeWorld
-from fixtures.real_formats import make_cuhk_sysu
+from fixtures.real_formats import SYSU_BOXES, make_cuhk_sysu
 from scipy.io import loadmat
 
 from personsearch.data.errors import DatasetFormatError
@@ -124,7 +124,7 @@ def test_hand_made_fixture_with_empty_idlocate(tmp_path):
 def test_errors_name_file_record_and_problem(tmp_path):
     make_cuhk_sysu(tmp_path / "a", query_box=(49, 30, 25, 55))  # not a box of s3.jpg
     with pytest.raises(DatasetFormatError) as error:
-        load_cuhk_sysu(tmp_path / "a", gallery_size=50)
+        load_cuhk_sysu(tmp_path / "a", gallery_size=50, strict=True)
     assert error.value.file.endswith("TestG50.mat") and error.value.record == 0
     assert "not a box of s3.jpg" in str(error.value)
 
@@ -135,5 +135,36 @@ def test_errors_name_file_record_and_problem(tmp_path):
         load_cuhk_sysu(tmp_path / "b", gallery_size=77)
     (tmp_path / "b" / "Image" / "SSM" / "s2.jpg").unlink()
     with pytest.raises(DatasetFormatError, match=r"Images\.mat, record 1 \(s2\.jpg\): image file not found"):
-        load_cuhk_sysu(tmp_path / "b", gallery_size=50)
+        load_cuhk_sysu(tmp_path / "b", gallery_size=50, strict=True)
+    assert [s.name for s in load_cuhk_sysu(tmp_path / "b", gallery_size=50).train] == ["s1.jpg"]
     assert len(load_cuhk_sysu(tmp_path / "b", gallery_size=50, check_images=False).train) == 2
+
+
+def test_protocol_box_missing_from_images_mat(tmp_path, caplog):
+    """The query's box (x, y, w, h) = (49, 30, 25, 55) is not in Images.mat; tolerant loading takes
+    the protocol's own box, clipped to the 80x60 image, and says so once."""
+    make_cuhk_sysu(tmp_path, query_box=(49, 30, 25, 55), train_locs=((40, 5, 20, 50), (11, 30, 18, 20)))
+    with caplog.at_level("WARNING", logger="personsearch.data"):
+        data = load_cuhk_sysu(tmp_path, gallery_size=50)
+    (query,) = data.queries
+    np.testing.assert_array_equal(query.box, [49, 30, 74, 60])
+    assert [g.name for g in query.gallery] == ["s4.jpg", "s3.jpg"]
+    assert data.train[1].pids.tolist() == [UNLABELLED]  # the training box Train.mat names is not there
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert message.startswith("cuhk-sysu: 3 annotation problem(s)") and "not a box of s3.jpg" in message
+    assert "used the protocol's box x1" in message and "skipped the training box x1" in message
+
+
+def test_image_box_partly_outside(tmp_path, caplog):
+    boxes = {name: list(b) for name, b in SYSU_BOXES.items()}
+    boxes["s1.jpg"].append((70, 40, 30, 40))  # 20 pixels (33%) below and 20 right of the 80x60 image
+    boxes["s2.jpg"].append((200, 200, 10, 10))  # wholly outside
+    make_cuhk_sysu(tmp_path, boxes=boxes)
+    with pytest.raises(DatasetFormatError, match=r"Images\.mat, record 0 \(s1\.jpg\): box .* lies outside"):
+        load_cuhk_sysu(tmp_path, gallery_size=50, strict=True)
+    with caplog.at_level("WARNING", logger="personsearch.data"):
+        data = load_cuhk_sysu(tmp_path, gallery_size=50)
+    np.testing.assert_array_equal(data.train[0].boxes[-1], [70, 40, 80, 60])
+    assert len(data.train[1].boxes) == 1 and data.train[1].pids.tolist() == [0]
+    assert len(caplog.records) == 1 and "clipped the box to the image x1, skipped the box x1" in caplog.text

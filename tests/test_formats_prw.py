@@ -92,10 +92,24 @@ def test_hand_made_fixture_quirks(tmp_path):
         (["7 5 5 200 50 c3s2_001000"], r"query_info\.txt, record line 1: box .* lies outside the 80x60 image"),
     ],
 )
-def test_bad_query_lines(tmp_path, lines, message):
+def test_bad_query_lines_strict(tmp_path, lines, message):
     make_prw(tmp_path, query_lines=lines)
     with pytest.raises(DatasetFormatError, match=message):
-        load_prw(tmp_path)
+        load_prw(tmp_path, strict=True)
+
+
+def test_bad_query_lines_are_skipped_or_clipped_with_one_warning(tmp_path, caplog):
+    good = "7 5 5 20 50 c3s2_001000"
+    make_prw(tmp_path, query_lines=["7 5 5 20 c3s2_001000", "7 5 5 20 50 c9s9_000001", good, "7 5 5 200 50 c3s2_001000"])
+    with caplog.at_level("WARNING", logger="personsearch.data"):
+        data = load_prw(tmp_path)
+    assert len(data.queries) == 2
+    np.testing.assert_array_equal(data.queries[0].box, [5, 5, 25, 55])
+    np.testing.assert_array_equal(data.queries[1].box, [5, 5, 80, 55])  # x2 = 205 clipped to the 80-pixel width
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "prw: 3 annotation problem(s)" in message and "skipped the query x2" in message
+    assert "clipped the box to the image x1" in message and "record line 1: malformed line" in message
 
 
 def test_bad_annotation_files(tmp_path):
@@ -105,10 +119,41 @@ def test_bad_annotation_files(tmp_path):
 
     savemat(annotation, {"box_new": np.array([[932, 10, 3, 20]], dtype=np.float64)})
     with pytest.raises(DatasetFormatError, match=r"c2s1_000300\.jpg\.mat: box array has shape \(1, 4\)"):
-        load_prw(tmp_path)
+        load_prw(tmp_path, strict=True)
+    assert [s.name for s in load_prw(tmp_path).train] == ["c1s1_000151.jpg"]  # the bad frame skipped
     savemat(annotation, {"box_new": np.array([[932, 10, 3, 20, 50], [-1, 1, 1, 5, 5]], dtype=np.float64)})
     with pytest.raises(DatasetFormatError, match=r"c2s1_000300\.jpg\.mat, record 1: invalid pid -1"):
-        load_prw(tmp_path)
+        load_prw(tmp_path, strict=True)
+    assert load_prw(tmp_path).train[1].pids.tolist() == [1]  # the bad row skipped, pid 932 kept
     annotation.unlink()
     with pytest.raises(DatasetFormatError, match=r"c2s1_000300\.jpg\.mat: file not found"):
-        load_prw(tmp_path)
+        load_prw(tmp_path, strict=True)
+    assert len(load_prw(tmp_path).train) == 1
+
+
+def test_box_partly_outside_its_frame(tmp_path, caplog):
+    make_prw(tmp_path)
+    from scipy.io import savemat
+
+    # 80x60 frames; a box from x=70 with width 40 runs 30 pixels (37%) past the right border
+    savemat(tmp_path / "annotations" / "c2s1_000300.jpg.mat",
+            {"box_new": np.array([[932, 70, 3, 40, 50], [932, 200, 3, 20, 50]], dtype=np.float64)})
+    with pytest.raises(DatasetFormatError, match="lies outside the 80x60 image"):
+        load_prw(tmp_path, strict=True)
+    with caplog.at_level("WARNING", logger="personsearch.data"):
+        frame = load_prw(tmp_path).train[1]
+    np.testing.assert_array_equal(frame.boxes, [[70, 3, 80, 53]])  # clipped; the box wholly outside skipped
+    assert len(caplog.records) == 1 and "clipped the box to the image x1, skipped the box x1" in caplog.text
+
+
+def test_strict_from_the_config_and_the_command_line(tmp_path, capsys):
+    from personsearch.cli import main
+    from personsearch.methods.supervised import load_scene_data
+
+    make_prw(tmp_path, query_lines=["7 5 5 20 c3s2_001000", "7 5 5 20 50 c3s2_001000"])
+    assert len(load_scene_data({"name": "prw", "root": str(tmp_path)}).queries) == 1
+    with pytest.raises(DatasetFormatError, match="malformed line"):
+        load_scene_data({"name": "prw", "root": str(tmp_path), "strict": True})
+    assert main(["data", "stats", "--format", "prw", str(tmp_path)]) == 0
+    assert main(["data", "stats", "--format", "prw", str(tmp_path), "--strict"]) == 1
+    assert "record line 1: malformed line" in capsys.readouterr().err

@@ -8,6 +8,10 @@ from personsearch.data.catalog import list_datasets, load_dataset, write_dataset
 from personsearch.data.stats import dataset_stats, format_stats
 from personsearch.data.synth.world import list_world_sizes
 
+# loaders that work around messy records unless strict (the others always stop at the first)
+TOLERANT_FORMATS = ("cuhk-sysu", "prw", "cuhk-pedes", "icfg-pedes", "rstpreid")
+
+
 def _generate(args: argparse.Namespace) -> int:
     from personsearch.data.synth.world import SynthWorld
 
@@ -20,7 +24,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    data = load_dataset(args.format, args.root)
+    kwargs = {}
+    if args.strict:
+        if args.format not in TOLERANT_FORMATS:
+            raise ValueError(f"--strict: the {args.format} loader always stops at the first problem; "
+                             f"tolerant loaders: {', '.join(TOLERANT_FORMATS)}")
+        kwargs["strict"] = True
+    data = load_dataset(args.format, args.root, **kwargs)
     print(f"{args.format} at {args.root}")
     print(format_stats(dataset_stats(data)))
     for note in getattr(data, "notes", []):
@@ -43,4 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats = commands.add_parser("stats", help="load a dataset and print per-split statistics")
     stats.add_argument("--format", required=True, choices=list_datasets())
     stats.add_argument("root", help="dataset folder")
+    stats.add_argument("--strict", action="store_true",
+                       help="stop at the first annotation problem instead of skipping or clipping it "
+                            "with one warning line")
     stats.set_defaults(func=_stats)

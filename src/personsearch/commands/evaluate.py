@@ -30,9 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cbgm", action="store_true",
                         help="re-rank with context bipartite graph matching (needs query_det_* arrays)")
     parser.add_argument("--weight-by-score", action="store_true",
-                        help="multiply similarities by the detection scores")
+                        help="confidence-weighted similarity, as SeqNet: gallery features times their "
+                             "detection scores (CBGM then runs on the weighted similarities too)")
     parser.add_argument("--det-thresh", type=float, default=0.5,
                         help="drop gallery detections scoring below this (default 0.5)")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first annotation problem of the dataset instead of skipping or "
+                             "clipping it (with one warning line)")
     parser.add_argument("--output", metavar="OUT.json", help="also write the JSON report here")
     parser.set_defaults(func=run)
 
@@ -43,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.gallery_size is not None and args.dataset != "cuhk-sysu":
         raise ValueError("--gallery-size applies to cuhk-sysu only (PRW searches every test frame)")
     results = load_results(args.results)
-    kwargs = {} if args.gallery_size is None else {"gallery_size": args.gallery_size}
+    kwargs = {"strict": True} if args.strict else {}
+    if args.gallery_size is not None:
+        kwargs["gallery_size"] = args.gallery_size
     data = load_dataset(args.dataset, args.root, **kwargs)
     report = evaluate_search_results(
         results, data, cross_camera=args.cross_camera, det_thresh=args.det_thresh,

@@ -43,7 +43,7 @@ from personsearch.models.search_model import build_search_model, load_search_mod
 from personsearch.utils.atomic import atomic_write_json
 
 AUTO = "auto"
-DATA_KEYS = ("name", "root", "loader", "flip_prob")
+DATA_KEYS = ("name", "root", "loader", "flip_prob", "strict")
 METHOD_KEYS = ("name", "queue_batches")
 INITIAL_WEIGHT_KEYS = ("backbone_weights", "init_from", "init_parts")
 SCALAR_METRICS = ("mAP", "top1", "top5", "top10", "det_ap", "det_recall")
@@ -83,7 +83,10 @@ def load_scene_data(data_cfg: Mapping[str, Any]) -> SceneSearchData:
         raise ConfigError(f"data.name={name!r} is a {dataset_kind(name)} dataset; this method needs a scene dataset")
     if not root:
         raise ConfigError(f"data.root is required: add data.root=/path/to/{name} on the command line")
-    return load_dataset(name, root, **dict(data_cfg.get("loader") or {}))
+    options = dict(data_cfg.get("loader") or {})
+    if "strict" in data_cfg:  # true: stop at the first annotation problem instead of working around it
+        options["strict"] = bool(data_cfg["strict"])
+    return load_dataset(name, root, **options)
 
 
 def auto_queue_size(records: Sequence[SceneRecord], *, batch_size: int, queue_batches: float) -> int:

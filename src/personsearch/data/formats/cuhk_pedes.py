@@ -18,7 +18,8 @@ ANNOTATION = "reid_raw.json"
 SPLITS = ("train", "val", "test")
 
 
-def load_cuhk_pedes(root: str | Path, *, check_images: bool = True) -> CaptionData:
+def load_cuhk_pedes(root: str | Path, *, check_images: bool = True, strict: bool = False) -> CaptionData:
+    """strict=False skips bad entries with one warning line; strict=True raises at the first."""
     root = Path(root)
     return caption_data(
         name="cuhk-pedes",
@@ -28,6 +29,7 @@ def load_cuhk_pedes(root: str | Path, *, check_images: bool = True) -> CaptionDa
         image_dir=root / "imgs",
         splits=SPLITS,
         check_images=check_images,
+        strict=strict,
     )
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from personsearch.data.errors import DatasetFormatError
-from personsearch.data.formats.boxes import check_boxes, clip_box, image_size, xywh_to_xyxy
+from personsearch.data.formats.boxes import clip_box, image_size, xywh_to_xyxy
 from personsearch.data.formats.matfile import cell_column, mat_string, read_mat_variable, struct_array, write_mat
+from personsearch.data.formats.problems import AnnotationProblems, tolerant_box
 from personsearch.data.formats.writing import WriteResult, progress, save_image
 from personsearch.data.records import UNLABELLED, GalleryEntry, SceneQuery, SceneRecord, SceneSearchData
 
@@ -42,7 +43,7 @@ class _Image:
     height: int | None
 
 
-def _images(root: Path, *, check_images: bool) -> dict[str, _Image]:
+def _images(root: Path, *, check_images: bool, problems: AnnotationProblems) -> dict[str, _Image]:
     file = root / "annotation" / "Images.mat"
     records = np.atleast_1d(read_mat_variable(file, "Img").squeeze())
     images: dict[str, _Image] = {}
@@ -55,31 +56,45 @@ def _images(root: Path, *, check_images: bool) -> dict[str, _Image]:
                 dtype=np.float64,
             ).reshape(-1, 4)
         except (IndexError, ValueError, TypeError) as exc:
-            raise DatasetFormatError(file, f"malformed image record ({exc})", record=index) from None
+            problems.handle(DatasetFormatError(file, f"malformed image record ({exc})", record=index),
+                            "skipped the image")
+            continue
         raw = raw[(raw[:, 2] > 0) & (raw[:, 3] > 0)]  # the protocol drops boxes with w or h <= 0
         width = height = None
         if check_images:
-            width, height = image_size(root / "Image" / "SSM" / name, file=file, record=f"{index} ({name})")
-        boxes = check_boxes(xywh_to_xyxy(raw), width=width, height=height, file=file, record=f"{index} ({name})")
+            try:
+                width, height = image_size(root / "Image" / "SSM" / name, file=file, record=f"{index} ({name})")
+            except DatasetFormatError as error:
+                problems.handle(error, "skipped the image")
+                continue
+        boxes = [tolerant_box(box, width=width, height=height, file=file, record=f"{index} ({name})",
+                              problems=problems) for box in xywh_to_xyxy(raw)]
+        kept = [i for i, box in enumerate(boxes) if box is not None]
         images[name] = _Image(
             name=name,
-            raw=np.round(raw).astype(np.int64),
-            boxes=boxes,
-            pids=np.full(len(raw), UNLABELLED, dtype=np.int64),
+            raw=np.round(raw[kept]).astype(np.int64).reshape(-1, 4),
+            boxes=np.asarray([boxes[i] for i in kept], dtype=np.float32).reshape(-1, 4),
+            pids=np.full(len(kept), UNLABELLED, dtype=np.int64),
             width=width,
             height=height,
         )
     return images
 
 
-def _pool(root: Path) -> list[str]:
+def _pool(root: Path, images: dict[str, _Image], problems: AnnotationProblems) -> list[str]:
     file = root / "annotation" / "pool.mat"
     names = []
     for index, entry in enumerate(np.atleast_1d(read_mat_variable(file, "pool").squeeze())):
         try:
-            names.append(mat_string(entry))
+            name = mat_string(entry)
+            if name not in images:
+                raise DatasetFormatError(file, f"image {name} is not in Images.mat (or was skipped)", record=index)
         except ValueError as exc:
-            raise DatasetFormatError(file, f"malformed image name ({exc})", record=index) from None
+            error = exc if isinstance(exc, DatasetFormatError) else DatasetFormatError(
+                file, f"malformed image name ({exc})", record=index)
+            problems.handle(error, "skipped the gallery image")
+            continue
+        names.append(name)
     return names
 
 
@@ -99,18 +114,46 @@ def _find_box(images: dict[str, _Image], name: str, idlocate, *, file: Path, rec
     raise DatasetFormatError(file, f"box {box.tolist()} (x, y, w, h) is not a box of {name} in Images.mat", record=record)
 
 
-def _label_train(root: Path, images: dict[str, _Image]) -> dict[int, int]:
+def _protocol_box(images: dict[str, _Image], name: str, idlocate, pid: int, *, file: Path, record: int,
+                  problems: AnnotationProblems) -> np.ndarray | None:
+    """The Images.mat box a protocol file names, labelled `pid`; tolerant: when Images.mat lacks
+    it, the protocol's own box (clipped to the image), or None when there is nothing to use."""
+    try:
+        image, index = _find_box(images, name, idlocate, file=file, record=record)
+    except DatasetFormatError as error:
+        if name not in images:
+            problems.handle(error, "skipped the protocol entry")
+            return None
+        try:
+            box = xywh_to_xyxy(np.asarray(idlocate, dtype=np.float64).reshape(4))[0]
+        except ValueError:
+            problems.handle(error, "skipped the protocol entry")
+            return None
+        image = images[name]
+        problems.handle(error, "used the protocol's box")
+        return tolerant_box(box, width=image.width, height=image.height, file=file, record=record, problems=problems)
+    image.pids[index] = pid
+    return image.boxes[index].copy()
+
+
+def _label_train(root: Path, images: dict[str, _Image], problems: AnnotationProblems) -> dict[int, int]:
     file = root / _PROTOCOL_DIR / "Train.mat"
     pid_map: dict[int, int] = {}
     for index, entry in enumerate(np.atleast_1d(read_mat_variable(file, "Train").squeeze())):
+        pid_map[index + 1] = index
         try:
             scenes = np.atleast_1d(entry[0, 0][2].squeeze())
             rows = [(mat_string(imname), idlocate) for imname, idlocate, _ in scenes]
         except (IndexError, ValueError, TypeError) as exc:
-            raise DatasetFormatError(file, f"malformed identity record ({exc})", record=index) from None
-        pid_map[index + 1] = index
+            problems.handle(DatasetFormatError(file, f"malformed identity record ({exc})", record=index),
+                            "skipped the identity's boxes")
+            continue
         for name, idlocate in rows:
-            image, box = _find_box(images, name, idlocate, file=file, record=index)
+            try:
+                image, box = _find_box(images, name, idlocate, file=file, record=index)
+            except DatasetFormatError as error:
+                problems.handle(error, "skipped the training box")
+                continue
             image.pids[box] = index
     return pid_map
 
@@ -128,7 +171,7 @@ def _protocol_file(root: Path, gallery_size: int) -> tuple[Path, str]:
 
 
 def _queries(
-    root: Path, images: dict[str, _Image], pool: set[str], *, gallery_size: int
+    root: Path, images: dict[str, _Image], pool: set[str], *, gallery_size: int, problems: AnnotationProblems
 ) -> tuple[list[SceneQuery], list[str]]:
     file, variable = _protocol_file(root, gallery_size)
     queries: list[SceneQuery] = []
@@ -140,25 +183,30 @@ def _queries(
             query_name, query_box = mat_string(query[0]), query[1]
             gallery_rows = [(mat_string(imname), idlocate) for imname, idlocate, *_ in np.atleast_1d(item["Gallery"].squeeze())]
         except (IndexError, ValueError, TypeError, KeyError) as exc:
-            raise DatasetFormatError(file, f"malformed query record ({exc})", record=index) from None
+            problems.handle(DatasetFormatError(file, f"malformed query record ({exc})", record=index),
+                            "skipped the query")
+            continue
         if query_name not in pool:
-            raise DatasetFormatError(file, f"query image {query_name} is not in pool.mat", record=index)
-        image, box = _find_box(images, query_name, query_box, file=file, record=index)
-        image.pids[box] = pid
+            problems.handle(DatasetFormatError(file, f"query image {query_name} is not in pool.mat", record=index),
+                            "skipped the query")
+            continue
+        box = _protocol_box(images, query_name, query_box, pid, file=file, record=index, problems=problems)
+        if box is None:
+            continue
         entries = []
         for name, idlocate in gallery_rows:
             if np.asarray(idlocate).size == 0:
                 entries.append(GalleryEntry(name=name, gt_box=None))
                 continue
-            gallery_image, gallery_box = _find_box(images, name, idlocate, file=file, record=index)
-            gallery_image.pids[gallery_box] = pid
-            entries.append(GalleryEntry(name=name, gt_box=gallery_image.boxes[gallery_box].copy()))
+            gt_box = _protocol_box(images, name, idlocate, pid, file=file, record=index, problems=problems)
+            if gt_box is not None:
+                entries.append(GalleryEntry(name=name, gt_box=gt_box))
         longest = max(longest, len(entries))
         queries.append(
             SceneQuery(
                 name=query_name,
                 image_path=str(root / "Image" / "SSM" / query_name),
-                box=image.boxes[box].copy(),
+                box=box,
                 pid=pid,
                 gallery=tuple(entries) if gallery_size != -1 else None,
             )
@@ -180,20 +228,25 @@ def _scene(root: Path, image: _Image) -> SceneRecord:
     )
 
 
-def load_cuhk_sysu(root: str | Path, *, gallery_size: int = 100, check_images: bool = True) -> SceneSearchData:
+def load_cuhk_sysu(
+    root: str | Path, *, gallery_size: int = 100, check_images: bool = True, strict: bool = False
+) -> SceneSearchData:
     """Training scenes, the pool (gallery) scenes and the 1-per-identity queries of `TestG{gallery_size}`.
 
     gallery_size=-1: the whole test set is every query's gallery (`SceneQuery.gallery` is None).
     check_images reads each image's size from its header to validate and clip the boxes.
+    strict=False (default) works around messy records with one warning line: boxes running
+    past the image are clipped; a protocol box Images.mat lacks is taken from the protocol
+    file (query, gallery) or skipped (training); unreadable records and images are skipped.
+    strict=True raises at the first problem.
     """
     root = Path(root)
-    images = _images(root, check_images=check_images)
-    pool = _pool(root)
-    for index, name in enumerate(pool):
-        if name not in images:
-            raise DatasetFormatError(root / "annotation" / "pool.mat", f"image {name} is not in Images.mat", record=index)
-    pid_map = _label_train(root, images)
-    queries, notes = _queries(root, images, set(pool), gallery_size=gallery_size)
+    problems = AnnotationProblems("cuhk-sysu", strict=strict)
+    images = _images(root, check_images=check_images, problems=problems)
+    pool = _pool(root, images, problems)
+    pid_map = _label_train(root, images, problems)
+    queries, notes = _queries(root, images, set(pool), gallery_size=gallery_size, problems=problems)
+    problems.warn()
     train_names = sorted(set(images) - set(pool))
     return SceneSearchData(
         name="cuhk-sysu",

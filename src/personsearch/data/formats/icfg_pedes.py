@@ -15,7 +15,8 @@ ANNOTATION = "ICFG-PEDES.json"
 SPLITS = ("train", "test")
 
 
-def load_icfg_pedes(root: str | Path, *, check_images: bool = True) -> CaptionData:
+def load_icfg_pedes(root: str | Path, *, check_images: bool = True, strict: bool = False) -> CaptionData:
+    """strict=False skips bad entries with one warning line; strict=True raises at the first."""
     root = Path(root)
     return caption_data(
         name="icfg-pedes",
@@ -25,6 +26,7 @@ def load_icfg_pedes(root: str | Path, *, check_images: bool = True) -> CaptionDa
         image_dir=root / "imgs",
         splits=SPLITS,
         check_images=check_images,
+        strict=strict,
     )
 
 

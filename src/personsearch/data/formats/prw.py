@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from personsearch.data.errors import DatasetFormatError
-from personsearch.data.formats.boxes import check_boxes, clip_box, image_size, xywh_to_xyxy
+from personsearch.data.formats.boxes import clip_box, image_size, xywh_to_xyxy
 from personsearch.data.formats.matfile import cell_column, mat_string, read_mat_variable, write_mat
+from personsearch.data.formats.problems import AnnotationProblems, tolerant_box
 from personsearch.data.formats.writing import WriteResult, progress, save_image
 from personsearch.data.records import UNLABELLED, SceneQuery, SceneRecord, SceneSearchData
 from personsearch.utils.atomic import atomic_write_text
@@ -48,40 +49,48 @@ def _frame_names(file: Path, variable: str) -> list[str]:
     return names
 
 
-def _frame(root: Path, stem: str, *, check_images: bool) -> SceneRecord:
-    """The frame's record with the file's pids (-2 -> UNLABELLED)."""
+def _frame(root: Path, stem: str, *, check_images: bool, problems: AnnotationProblems) -> SceneRecord | None:
+    """The frame's record with the file's pids (-2 -> UNLABELLED); None when a tolerant load skips it."""
     name = f"{stem}.jpg"
     file = root / "annotations" / f"{name}.mat"
-    rows = np.asarray(read_mat_variable(file, *BOX_KEYS), dtype=np.float64)
-    if rows.size == 0:
-        rows = rows.reshape(0, 5)
-    if rows.ndim != 2 or rows.shape[1] != 5:
-        raise DatasetFormatError(file, f"box array has shape {rows.shape}, expected (N, 5) rows [pid, x, y, w, h]")
-    raw_pids = rows[:, 0]
-    bad = np.nonzero((raw_pids != np.round(raw_pids)) | ((raw_pids < 0) & (raw_pids != PRW_UNLABELLED)))[0]
-    if bad.size:
-        raise DatasetFormatError(file, f"invalid pid {raw_pids[bad[0]]} (expected -2 or a positive id)", record=int(bad[0]))
-    width = height = None
-    if check_images:
-        width, height = image_size(root / "frames" / name, file=file, record=name)
-    boxes = np.zeros((0, 4), dtype=np.float32)
+    try:
+        rows = np.asarray(read_mat_variable(file, *BOX_KEYS), dtype=np.float64)
+        if rows.size == 0:
+            rows = rows.reshape(0, 5)
+        if rows.ndim != 2 or rows.shape[1] != 5:
+            raise DatasetFormatError(file, f"box array has shape {rows.shape}, expected (N, 5) rows [pid, x, y, w, h]")
+        width = height = None
+        if check_images:
+            width, height = image_size(root / "frames" / name, file=file, record=name)
+        camera = camera_of(name, file=file, record=name)
+    except (DatasetFormatError, ValueError) as exc:
+        error = exc if isinstance(exc, DatasetFormatError) else DatasetFormatError(file, str(exc))
+        problems.handle(error, "skipped the frame")
+        return None
+    boxes, pids = [], []
     for index, row in enumerate(rows):
-        boxes = np.concatenate(
-            [boxes, check_boxes(xywh_to_xyxy(row[1:]), width=width, height=height, file=file, record=index)]
-        )
-    pids = np.where(raw_pids == PRW_UNLABELLED, UNLABELLED, raw_pids).astype(np.int64)
+        pid = row[0]
+        if pid != np.round(pid) or (pid < 0 and pid != PRW_UNLABELLED):
+            problems.handle(DatasetFormatError(file, f"invalid pid {pid} (expected -2 or a positive id)", record=index),
+                            "skipped the box")
+            continue
+        box = tolerant_box(xywh_to_xyxy(row[1:]), width=width, height=height, file=file, record=index,
+                           problems=problems)
+        if box is not None:
+            boxes.append(box)
+            pids.append(UNLABELLED if pid == PRW_UNLABELLED else int(pid))
     return SceneRecord(
         name=name,
         image_path=str(root / "frames" / name),
-        boxes=boxes,
-        pids=pids,
-        camera=camera_of(name, file=file, record=name),
+        boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        pids=np.asarray(pids, dtype=np.int64),
+        camera=camera,
         width=width,
         height=height,
     )
 
 
-def _queries(root: Path, test: dict[str, SceneRecord]) -> list[SceneQuery]:
+def _queries(root: Path, test: dict[str, SceneRecord], problems: AnnotationProblems) -> list[SceneQuery]:
     file = root / "query_info.txt"
     if not file.is_file():
         raise DatasetFormatError(file, "file not found")
@@ -89,6 +98,7 @@ def _queries(root: Path, test: dict[str, SceneRecord]) -> list[SceneQuery]:
     for line_number, line in enumerate(file.read_bytes().decode("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
+        record = f"line {line_number}"
         fields = line.split()
         try:
             if len(fields) != 6:
@@ -96,26 +106,39 @@ def _queries(root: Path, test: dict[str, SceneRecord]) -> list[SceneQuery]:
             pid = int(fields[0])
             x, y, w, h = (float(v) for v in fields[1:5])
         except ValueError as exc:
-            raise DatasetFormatError(file, f"malformed line {line!r}, expected 'pid x y w h frame' ({exc})", record=f"line {line_number}") from None
+            problems.handle(DatasetFormatError(file, f"malformed line {line!r}, expected 'pid x y w h frame' ({exc})",
+                                               record=record), "skipped the query")
+            continue
         name = f"{fields[5]}.jpg"
         if name not in test:
-            raise DatasetFormatError(file, f"query frame {fields[5]} is not in frame_test.mat", record=f"line {line_number}")
+            problems.handle(DatasetFormatError(file, f"query frame {fields[5]} is not in frame_test.mat (or was "
+                                                     "skipped)", record=record), "skipped the query")
+            continue
         scene = test[name]
-        box = check_boxes(
-            xywh_to_xyxy([x, y, w, h]), width=scene.width, height=scene.height, file=file, record=f"line {line_number}"
-        )[0]
-        queries.append(SceneQuery(name=name, image_path=scene.image_path, box=box, pid=pid, camera=scene.camera))
+        box = tolerant_box(xywh_to_xyxy([x, y, w, h]), width=scene.width, height=scene.height, file=file,
+                           record=record, problems=problems)
+        if box is not None:
+            queries.append(SceneQuery(name=name, image_path=scene.image_path, box=box, pid=pid, camera=scene.camera))
     return queries
 
 
-def load_prw(root: str | Path, *, check_images: bool = True) -> SceneSearchData:
+def load_prw(root: str | Path, *, check_images: bool = True, strict: bool = False) -> SceneSearchData:
     """Training frames (contiguous labels), test frames (original ids) and the queries.
 
     Every query's gallery is all test frames except its own (`SceneQuery.gallery` is None).
+    strict=False (default) skips unreadable frames, bad boxes and query lines, and clips boxes
+    running past the image, with one warning line; strict=True raises at the first problem.
     """
     root = Path(root)
-    train = [_frame(root, stem, check_images=check_images) for stem in _frame_names(root / "frame_train.mat", "img_index_train")]
-    test = [_frame(root, stem, check_images=check_images) for stem in _frame_names(root / "frame_test.mat", "img_index_test")]
+    problems = AnnotationProblems("prw", strict=strict)
+
+    def frames(file_name: str, variable: str) -> list[SceneRecord]:
+        found = (_frame(root, stem, check_images=check_images, problems=problems)
+                 for stem in _frame_names(root / file_name, variable))
+        return [frame for frame in found if frame is not None]
+
+    train = frames("frame_train.mat", "img_index_train")
+    test = frames("frame_test.mat", "img_index_test")
     train_ids = sorted({int(p) for scene in train for p in scene.pids if p != UNLABELLED})
     pid_map = {pid: label for label, pid in enumerate(train_ids)}
     relabelled = [
@@ -130,12 +153,14 @@ def load_prw(root: str | Path, *, check_images: bool = True) -> SceneSearchData:
         )
         for scene in train
     ]
+    queries = _queries(root, {scene.name: scene for scene in test}, problems)
+    problems.warn()
     return SceneSearchData(
         name="prw",
         root=str(root),
         train=relabelled,
         gallery=test,
-        queries=_queries(root, {scene.name: scene for scene in test}),
+        queries=queries,
         num_train_pids=len(pid_map),
         train_pid_map=pid_map,
     )

@@ -14,7 +14,8 @@ ANNOTATION = "data_captions.json"
 SPLITS = ("train", "val", "test")
 
 
-def load_rstpreid(root: str | Path, *, check_images: bool = True) -> CaptionData:
+def load_rstpreid(root: str | Path, *, check_images: bool = True, strict: bool = False) -> CaptionData:
+    """strict=False skips bad entries with one warning line; strict=True raises at the first."""
     root = Path(root)
     return caption_data(
         name="rstpreid",
@@ -24,6 +25,7 @@ def load_rstpreid(root: str | Path, *, check_images: bool = True) -> CaptionData
         image_dir=root / "imgs",
         splits=SPLITS,
         check_images=check_images,
+        strict=strict,
     )
 
 
