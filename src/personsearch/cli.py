@@ -10,6 +10,7 @@ from personsearch import __version__
 
 # Each module defines register(subparsers); the parser it adds sets `func(args) -> int`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "personsearch.commands.adapt",
     "personsearch.commands.convert",
     "personsearch.commands.data",
     "personsearch.commands.demo",

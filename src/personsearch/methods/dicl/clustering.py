@@ -10,6 +10,7 @@ runs on that sparse precomputed distance graph, so memory grows with N x neighbo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -164,13 +165,34 @@ def one_person_per_image(labels: np.ndarray, image_of_slot: np.ndarray, features
     return contiguous.astype(np.int64)
 
 
-def cluster_memory_features(features: torch.Tensor, image_of_slot: np.ndarray,
-                            settings: ClusteringSettings) -> np.ndarray:
-    """Contiguous cluster labels, one per slot, following DICL's recipe."""
+def apply_must_links(labels: np.ndarray, groups: Sequence[np.ndarray]) -> np.ndarray:
+    """Every slot of a group takes the group's most common cluster among those with other members
+    (a group whose slots are all singletons becomes one cluster). Returns contiguous labels."""
+    labels = labels.copy()
+    sizes = np.bincount(labels)
+    next_label = labels.max(initial=-1) + 1
+    for group in groups:
+        own = labels[group]
+        shared = own[sizes[own] > 1]
+        if shared.size:
+            labels[group] = np.bincount(shared).argmax()
+        else:
+            labels[group] = next_label
+            next_label += 1
+    _, contiguous = np.unique(labels, return_inverse=True)
+    return contiguous.astype(np.int64)
+
+
+def cluster_memory_features(features: torch.Tensor, image_of_slot: np.ndarray, settings: ClusteringSettings,
+                            must_links: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """Contiguous cluster labels, one per slot, following DICL's recipe; `must_links` (groups of slots,
+    e.g. tracklets) are merged after DBSCAN, before the one-person-per-image rule."""
     if features.shape[0] != image_of_slot.shape[0]:
         raise ValueError(f"{features.shape[0]} memory slots but {image_of_slot.shape[0]} image indices")
     distance = jaccard_distance(features, k1=settings.k1, k2=settings.k2, block_rows=settings.block_rows)
     labels = singletons_for_outliers(dbscan_labels(distance, eps=settings.eps, min_samples=settings.min_samples))
+    if must_links:
+        labels = apply_must_links(labels, must_links)
     normalised = F.normalize(features.float(), dim=1).numpy()
     return one_person_per_image(labels, image_of_slot, normalised)
 

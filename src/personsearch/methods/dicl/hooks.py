@@ -52,19 +52,21 @@ def memory_features(model: DICLTrainingModel, records: Sequence[WeakSceneRecord]
 
 class ClusteringHook(HookBase):
     """Before training: fill an uninitialised memory from the boxes' features (a resumed memory is
-    kept). Before every epoch: cluster the memory and set its pseudo labels. The epoch's row of
+    kept). Before every epoch: cluster the memory (with optional must-link groups of slots) and set
+    its pseudo labels. The epoch's row of
     the history gets cluster/num_clusters, cluster/singletons, cluster/seconds and whatever
     `scorer(labels)` returns (e.g. pairwise precision / recall when true identities are known)."""
 
     def __init__(self, *, records: Sequence[WeakSceneRecord], image_of_slot: np.ndarray,
                  settings: ClusteringSettings, device: torch.device, scorer: ClusterScorer | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, must_links: Sequence[np.ndarray] | None = None) -> None:
         self.records = list(records)
         self.image_of_slot = image_of_slot
         self.settings = settings
         self.device = device
         self.scorer = scorer
         self.progress = progress
+        self.must_links = must_links
         self.epoch_stats: dict[str, float] = {}
 
     def before_train(self, trainer: "Trainer") -> None:
@@ -84,7 +86,8 @@ class ClusteringHook(HookBase):
         stats: dict[str, Any] = {}
         if du.is_main_process():
             start = time.perf_counter()
-            found = cluster_memory_features(memory.features.detach().cpu(), self.image_of_slot, self.settings)
+            found = cluster_memory_features(memory.features.detach().cpu(), self.image_of_slot, self.settings,
+                                            must_links=self.must_links)
             sizes = np.bincount(found)
             stats = {"cluster/seconds": time.perf_counter() - start, "cluster/num_clusters": float(sizes.size),
                      "cluster/singletons": float((sizes == 1).sum()),

@@ -32,6 +32,7 @@ from personsearch.methods.supervised import SCALAR_METRICS, EvalSettings, evalua
 from personsearch.models.search_model import build_search_model, load_search_model
 from personsearch.utils.atomic import atomic_write_json
 
+TRAINABLE = ("all", "reid")
 SEARCH_PREFIX = "search_model."
 OIM_PREFIX = "roi_heads.reid_loss."
 
@@ -62,6 +63,7 @@ class DICLSettings:
     test_instance_branch: bool = False  # average detections with instance-branch crops at test time
     score_clusters: bool = False  # log clusters' pairwise precision / recall against the data's identities
     init_checkpoint: str | None = None  # start from a trained search model (e.g. `personsearch adapt`)
+    trainable: str = "all"  # "all", or "reid": only the re-ID head and embedding (backbone and detector frozen)
 
     @classmethod
     def from_section(cls, values: Mapping[str, Any]) -> "DICLSettings":
@@ -69,7 +71,10 @@ class DICLSettings:
         unknown = sorted(set(values) - set(names))
         if unknown:
             raise ConfigError(f"unknown method setting(s) {unknown}; valid: {', '.join(names)}")
-        return cls(**dict(values))
+        settings = cls(**dict(values))
+        if settings.trainable not in TRAINABLE:
+            raise ConfigError(f"method.trainable must be one of {', '.join(TRAINABLE)}; got {settings.trainable!r}")
+        return settings
 
     def clustering(self) -> ClusteringSettings:
         return ClusteringSettings(k1=self.cluster_k1, k2=self.cluster_k2, eps=self.cluster_eps,
@@ -78,7 +83,7 @@ class DICLSettings:
     def model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `DICLTrainingModel` besides the search model and slot count."""
         skip = {"name", "cluster_k1", "cluster_k2", "cluster_eps", "cluster_min_samples", "test_instance_branch",
-                "score_clusters", "init_checkpoint"}
+                "score_clusters", "init_checkpoint", "trainable"}
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
 
 
@@ -109,6 +114,12 @@ def init_from_checkpoint(model: nn.Module, path: str) -> None:
                           f"unexpected {unexpected[:5]}); use the checkpoint's model settings")
 
 
+def freeze_all_but_reid(search_model: nn.Module) -> None:
+    search_model.requires_grad_(False)
+    search_model.roi_heads.reid_head.requires_grad_(True)
+    search_model.roi_heads.embedding_head.requires_grad_(True)
+
+
 def test_model(search_model: nn.Module, settings: DICLSettings) -> nn.Module:
     if settings.test_instance_branch:
         return InstanceAveragedSearch(search_model=search_model, instance_size=settings.instance_size)
@@ -132,9 +143,11 @@ def _identity_scorer(data: SceneSearchData):
 
 
 def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device: torch.device,
-                       resume: str | None = None, cluster_scorer=None, evaluator=None, extra_hooks=()):
+                       resume: str | None = None, cluster_scorer=None, evaluator=None, extra_hooks=(),
+                       must_links=None):
     """The DICL model around a fresh search model, and a trainer with the DICL hooks. Reads only the
-    training records' names, paths and boxes. Returns (trainer, search model kwargs)."""
+    training records' names, paths and boxes. `must_links`: groups of slot indices that must share a
+    cluster (e.g. tracklets). Returns (trainer, search model kwargs)."""
     method = DICLSettings.from_section(section(cfg, "method"))
     data_cfg = section(cfg, "data")
     settings = TrainSettings.from_section(section(cfg, "train"))
@@ -146,11 +159,13 @@ def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device:
     search_model = build_search_model(**model_kwargs)
     if method.init_checkpoint:
         init_from_checkpoint(search_model, method.init_checkpoint)
+    if method.trainable == "reid":
+        freeze_all_but_reid(search_model)
     model = DICLTrainingModel(search_model=search_model, num_slots=num_slots, **method.model_kwargs())
     output_dir = Path(cfg["output_dir"])
     hooks = [
         ClusteringHook(records=weak, image_of_slot=image_of_slot(weak), settings=method.clustering(), device=device,
-                       scorer=cluster_scorer, progress=settings.progress),
+                       scorer=cluster_scorer, progress=settings.progress, must_links=must_links),
         SearchModelExportHook(output_dir=output_dir, model_kwargs=model_kwargs),
         *extra_hooks,
     ]

@@ -44,6 +44,6 @@ def dense_relation_kl(search: torch.Tensor, instance: torch.Tensor, *, temperatu
         return search.sum() * 0.0
     log_p = F.log_softmax(search @ search.t() / temperature, dim=1)
     log_g = F.log_softmax(instance @ instance.t() / temperature, dim=1)
-    kl = F.kl_div(log_p, log_g, reduction=reduction, log_target=True) + F.kl_div(
-        log_g, log_p, reduction=reduction, log_target=True)
-    return kl
+    total = F.kl_div(log_p, log_g, reduction="sum", log_target=True) + F.kl_div(
+        log_g, log_p, reduction="sum", log_target=True)
+    return total / (search.shape[0] if reduction == "batchmean" else search.shape[0] ** 2)
