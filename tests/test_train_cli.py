@@ -14,6 +14,7 @@ from personsearch.data.catalog import write_dataset
 from personsearch.data.synth.world import SynthWorld
 from personsearch.engine import TrainSettings
 from personsearch.methods.supervised import EvalSettings
+from personsearch.models.init_from import INIT_KEYS
 from personsearch.models.search_model import build_seqnet
 from personsearch.models.seqnet import SeqNet
 
@@ -29,7 +30,7 @@ def test_presets_name_only_known_settings(name):
     model = dict(cfg["model"])
     assert model.pop("name") == "seqnet"
     accepted = set(inspect.signature(SeqNet.__init__).parameters) | set(inspect.signature(build_seqnet).parameters)
-    assert set(model) <= accepted - {"self", "kwargs", "backbone_parts"}
+    assert set(model) <= (accepted | set(INIT_KEYS)) - {"self", "kwargs", "backbone_parts"}
 
 
 def test_paper_recipes_follow_seqnet():
@@ -104,4 +105,5 @@ def test_train_cli_reports_config_errors(synth_prw, tmp_path, capsys):
     assert main(["train", "--config", "preset:seqnet_tiny", f"output_dir={tmp_path}"]) == 1
     assert "data.root is required" in capsys.readouterr().err
     assert main(["train", "--config", "preset:seqnet_tiny", "method.name=dicl-typo", f"data.root={synth_prw}"]) == 1
-    assert "unknown method 'dicl-typo'; valid methods: supervised" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown method 'dicl-typo'; valid methods:" in err and "supervised" in err
