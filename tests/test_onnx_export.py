@@ -155,3 +155,27 @@ def test_export_command_and_search_with_the_onnx_runtime(tmp_path, capsys):
         assert got["image"] == want["image"]
         assert np.allclose(got["box"], want["box"], atol=TOLERANCE * 100)  # pixels
         assert abs(got["score"] - want["score"]) <= TOLERANCE
+
+
+def test_web_app_service_on_the_onnx_runtime(export_dir, text_checkpoint, tmp_path):
+    from personsearch.data.synth.world import SynthWorld
+    from personsearch.serve.service import SearchService
+
+    world = SynthWorld(size="demo", seed=11)
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    for i in (0, 4):
+        world.scene(i).image.save(gallery / f"scene{i}.png")
+    person = max(world.scene(4).people, key=lambda p: (p.visible_box[3] - p.visible_box[1]))
+    query = world.scene(4).image
+    found = {}
+    for runtime in ("pytorch", "onnx"):
+        service = SearchService.open(gallery, checkpoint=default_checkpoint(), text_checkpoint=text_checkpoint,
+                                     runtime=runtime, onnx_dir=export_dir, progress=False)
+        assert service.facts().runtime == runtime and service.facts().text_search
+        found[runtime] = (service.search_image(query, person.visible_box, 5), service.search_text("a man in red", 5))
+        for index_file in gallery.glob(".*.npz"):  # each runtime indexes the gallery itself
+            index_file.unlink()
+    for want, got in zip(found["pytorch"], found["onnx"]):
+        assert [h.picture for h in got] == [h.picture for h in want] and len(want) >= 1
+        assert np.allclose([h.score for h in got], [h.score for h in want], atol=TOLERANCE)

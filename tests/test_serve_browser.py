@@ -103,7 +103,9 @@ def test_pick_a_gallery_picture_drag_a_box_and_see_the_hits(server, browser):
     caption = browser.find_element(By.CSS_SELECTOR, "#hits figure.hit figcaption").text
     assert caption.startswith("#1") and "similarity" in caption
     # the hit's scene was drawn: its canvas took the scene's proportions (64x48 -> 260x195)
-    wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#hits figure.hit canvas").get_attribute("height") == "195")
+    wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#hits figure.hit > canvas").get_attribute("height") == "195")
+    # and the person enlarged beside the caption: the 32x48 box at 96 pixels high
+    assert browser.find_element(By.CSS_SELECTOR, "#hits figure.hit canvas.crop").get_attribute("width") == "64"
 
 
 def test_upload_a_picture_type_a_box_and_see_errors_then_hits(server, browser):

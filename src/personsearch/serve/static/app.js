@@ -111,8 +111,16 @@ function caption(hit) {
   return { head: `#${hit.rank}`, body: parts.join(" · "), where };
 }
 
-async function drawHit(hit, canvas) {
+const CROP_HEIGHT = 96;
+
+async function drawHit(hit, canvas, cropCanvas) {
   const image = await loadImage(hit.picture_url);
+  // the person enlarged beside the caption: small people are hard to see on the scene
+  const [bx1, by1, bx2, by2] = hit.box;
+  const cropScale = CROP_HEIGHT / Math.max(1, by2 - by1);
+  cropCanvas.height = CROP_HEIGHT;
+  cropCanvas.width = Math.max(1, Math.round((bx2 - bx1) * cropScale));
+  cropCanvas.getContext("2d").drawImage(image, bx1, by1, bx2 - bx1, by2 - by1, 0, 0, cropCanvas.width, CROP_HEIGHT);
   const scale = HIT_WIDTH / image.naturalWidth;
   canvas.width = HIT_WIDTH;
   canvas.height = Math.round(image.naturalHeight * scale);
@@ -134,15 +142,20 @@ function showHits(response, what) {
     figure.dataset.picture = hit.picture;
     figure.dataset.rank = hit.rank;
     const canvas = document.createElement("canvas");
+    const cropCanvas = document.createElement("canvas");
+    cropCanvas.className = "crop";
     const text = caption(hit);
     const label = document.createElement("figcaption");
     const head = document.createElement("span");
     head.className = "rank";
     head.textContent = text.head + " ";
     label.append(head, text.body, document.createElement("br"), text.where);
-    figure.append(canvas, label);
+    const below = document.createElement("div");
+    below.className = "below";
+    below.append(cropCanvas, label);
+    figure.append(canvas, below);
     list.append(figure);
-    drawHit(hit, canvas).catch((error) => setStatus(error.message, true));
+    drawHit(hit, canvas, cropCanvas).catch((error) => setStatus(error.message, true));
   }
   setStatus(response.hits.length ? "" : "No people in the gallery.");
 }
