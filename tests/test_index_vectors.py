@@ -37,8 +37,9 @@ def picture(name, features, *, size=100, mtime=1):
 def test_factory_is_chosen_by_size():
     assert choose_factory(10) == "IDMap2,Flat"
     assert choose_factory(vector_index.EXACT_LIMIT - 1) == "IDMap2,Flat"
-    assert choose_factory(1_000_000) == "IVF1024,Flat"
-    assert choose_factory(4_000_000) == "IVF2048,Flat"
+    assert choose_factory(vector_index.EXACT_LIMIT) == "IVF512,SQ8"
+    assert choose_factory(1_000_000) == "IVF2048,SQ8"
+    assert choose_factory(4_000_000) == "IVF4096,SQ8"
 
 
 def test_ivf_recall_against_exact_and_remove_by_id():
@@ -112,12 +113,12 @@ def test_growing_past_the_exact_limit_switches_to_ivf(monkeypatch, tmp_path):
     assert index.exact
     top = search_index(index, features[5], top_k=3)
     index.add_pictures([picture(f"{i:03d}.jpg", features[i * 10:(i + 1) * 10]) for i in range(40, 200)])
-    assert not index.exact and index.vectors.factory == "IVF32,Flat"
+    assert not index.exact and index.vectors.factory == "IVF64,SQ8"
     assert [hit.entry_id for hit in search_index(index, features[5], top_k=1)] == [top[0].entry_id]
 
     path = index.save(tmp_path / "big.npz")
     loaded = GalleryIndex.load(path, model_id="m")
-    assert loaded.vectors.factory == "IVF32,Flat" and loaded.vectors.count == 2000
+    assert loaded.vectors.factory == "IVF64,SQ8" and loaded.vectors.count == 2000
     queries = features[::97]
     assert np.array_equal(loaded.nearest(queries, 5)[1], index.nearest(queries, 5)[1])
     loaded.remove_pictures(["000.jpg"])

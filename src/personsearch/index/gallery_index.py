@@ -33,6 +33,8 @@ from personsearch.utils.atomic import atomic_savez
 FORMAT_VERSION = 2
 FEATURE_DTYPES = ("float16", "float32")
 FRAME_SEPARATOR = "#frame"  # as personsearch.media names video frames
+CANDIDATES_PER_RESULT = 4  # an approximate search proposes 4k candidates for k results (at least 64)
+MIN_CANDIDATES = 64
 
 
 class IndexFormatError(ValueError):
@@ -259,8 +261,10 @@ class GalleryIndex:
     def nearest(self, queries: np.ndarray, k: int, *, weight_by_detection: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(scores (Q, k'), positions (Q, k')) of the best entries for each (D,) query, best first.
 
-        k' = min(k, entries). Ties keep index order. With `weight_by_detection` the similarity is
-        multiplied by the detection score (candidates re-ranked: all of them for exact indexes).
+        k' = min(k, entries). Ties keep index order. An approximate index proposes
+        `CANDIDATES_PER_RESULT` x k candidates, re-scored with the stored features. With
+        `weight_by_detection` the similarity is multiplied by the detection score (candidates
+        re-ranked: all entries for exact indexes).
         """
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         if queries.shape[1] != self.feature_dim:
@@ -272,16 +276,19 @@ class GalleryIndex:
         k = min(int(k), count)
         if k == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-        wanted = k
-        if weight_by_detection:
-            wanted = count if self.exact else min(count, max(10 * k, 256))
+        exact = self.exact
+        wanted = k if exact else min(count, max(CANDIDATES_PER_RESULT * k, MIN_CANDIDATES))
+        if weight_by_detection and exact:
+            wanted = count
         similarity, ids = self.vectors.search(queries, wanted)
         scores_out = np.zeros((len(queries), k), np.float32)
         positions_out = np.zeros((len(queries), k), np.int64)
-        for row in range(len(queries)):
+        for row, query in enumerate(queries):
             valid = ids[row] >= 0
             positions = np.searchsorted(self.ids, ids[row][valid])
-            scores = similarity[row][valid] * (self.scores[positions] if weight_by_detection else 1.0)
+            scores = similarity[row][valid] if exact else self.features[positions].astype(np.float32) @ query
+            if weight_by_detection:
+                scores = scores * self.scores[positions]
             order = np.lexsort((positions, -scores))[:k]
             if len(order) < k:
                 raise ValueError(f"the vector index returned {len(order)} results for {k} wanted: "
