@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from personsearch import media
-from personsearch.detectors import DETECTORS, OWN_DETECTOR
+from personsearch.detectors import DETECTORS, IMAGENET_REID, OWN_DETECTOR, SSDLITE
 from personsearch.export import PYTORCH
 from personsearch.index import (
     GalleryIndex,
@@ -69,6 +69,19 @@ class PersonSearcher:
         spec = SearchModelSpec(checkpoint=str(path), detector=detector, device=str(device), runtime=runtime,
                                onnx_dir=None if onnx_dir is None else str(onnx_dir))
         return cls(model=spec.load_model(), device=device, model_id=spec.model_id(), **kwargs)
+
+    @classmethod
+    def from_imagenet_features(cls, *, device: str | torch.device = "cpu", **kwargs) -> "PersonSearcher":
+        """No person model at all: the SSDLite person detector finds people and ImageNet MobileNetV2
+        features (offline weights, pooled) compare them. The honest fallback on real pictures."""
+        from personsearch.baselines.imagenet import ImageNetCropEmbedder
+        from personsearch.models.detect_then_embed import DetectThenEmbed
+        from personsearch.models.ssdlite_person import load_ssdlite_person_detector
+        from personsearch.models.weights import get_offline_weights
+
+        model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=device), search_model=ImageNetCropEmbedder())
+        model_id = f"{IMAGENET_REID}-mobilenet_v2-{get_offline_weights('mobilenet_v2').sha256[:16]}+{SSDLITE}"
+        return cls(model=model, device=device, model_id=model_id, **kwargs)
 
     def index(
         self,

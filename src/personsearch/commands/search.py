@@ -7,7 +7,7 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
-from personsearch.detectors import DETECTORS, OWN_DETECTOR
+from personsearch.detectors import DETECTORS, IMAGENET_REID, OWN_DETECTOR, OWN_REID, REID_MODELS
 from personsearch.export import PYTORCH, RUNTIMES
 from personsearch.utils.atomic import atomic_write_json
 
@@ -54,9 +54,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--detector",
         choices=DETECTORS,
-        default=OWN_DETECTOR,
-        help="who finds the people: the model itself (default) or the offline SSDLite person detector, "
-        "trained on real photographs, whose boxes the model then embeds",
+        help="who finds the people: the model itself (default with --reid model) or the offline SSDLite "
+        "person detector, trained on real photographs, whose boxes the model then embeds",
+    )
+    parser.add_argument(
+        "--reid",
+        choices=REID_MODELS,
+        default=OWN_REID,
+        help="who compares the people: the checkpoint's re-ID head (default), or ImageNet MobileNetV2 "
+        "features with no person training (offline weights; needs --detector ssdlite, the default with it), "
+        "a generic fallback that ranks real pictures better than a model trained only on synthetic people",
     )
     parser.add_argument("--score-threshold", type=float, default=0.5, help="keep detections scoring at least this")
     parser.add_argument("--weight-by-detection", action="store_true", help="multiply similarity by detection score")
@@ -80,20 +87,23 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _searcher(searcher_class, args: argparse.Namespace):
+    options = dict(device=args.device, score_threshold=args.score_threshold, batch_size=args.batch_size)
+    if args.reid == IMAGENET_REID:
+        if args.detector == OWN_DETECTOR or args.checkpoint or args.runtime != PYTORCH:
+            raise SystemExit("--reid imagenet has no detector or checkpoint of its own and runs in PyTorch: "
+                             "use it with --detector ssdlite (the default), without --checkpoint or --runtime")
+        return searcher_class.from_imagenet_features(**options)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
+    return searcher_class.from_checkpoint(checkpoint, detector=args.detector or OWN_DETECTOR, runtime=args.runtime,
+                                          onnx_dir=args.onnx_dir, **options)
+
+
 def run(args: argparse.Namespace) -> int:
     from personsearch.api import PersonSearcher
     from personsearch.viz import write_contact_sheet, write_html_report
 
-    checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
-    searcher = PersonSearcher.from_checkpoint(
-        checkpoint,
-        device=args.device,
-        detector=args.detector,
-        score_threshold=args.score_threshold,
-        batch_size=args.batch_size,
-        runtime=args.runtime,
-        onnx_dir=args.onnx_dir,
-    )
+    searcher = _searcher(PersonSearcher, args)
     index = searcher.index(args.gallery, args.index, frame_stride=args.frame_stride, recursive=args.recursive)
     stats = index.stats
     print(

@@ -24,7 +24,7 @@ class DetectThenEmbed(nn.Module):
         boxes = [d["boxes"].to(torch.float32) for d in detections]
         counts = [len(b) for b in boxes]
         if sum(counts) == 0:
-            dim = self.search_model.roi_heads.embedding_head.dim
+            dim = getattr(self.search_model, "embedding_dim", None) or self.search_model.roi_heads.embedding_head.dim
             embeddings = images[0].new_zeros((0, dim))
         else:
             embeddings = self.search_model.extract_query_features(images, boxes)

@@ -1,0 +1,159 @@
+"""Re-ID on real footage: the real set (vtest.avi, identities checked by eye, docs/real_set.md),
+scored with the scene search protocol.
+
+Side by side, on the same boxes: a colour histogram (baselines/handcrafted.py), ImageNet
+MobileNetV2 pooled features (baselines/imagenet.py, no person training) and the shipped model's
+re-ID head, each on the SSDLite person detector's boxes and on the ground-truth boxes; and the
+shipped model end to end on its own detections. Two galleries: time-separated (frames at least
+10 s from the query frame, the set's protocol) and PRW's plain all-frames gallery, whose
+neighbouring frames continuity alone can answer.
+
+    bash scripts/fetch_vtest.sh && python scripts/build_real_set.py
+    python benchmarks/bench_real_footage.py [--checkpoint PATH] [--root data/real/vtest-prw]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+import report as bench_report
+
+from personsearch.baselines.handcrafted import colour_histogram_features
+from personsearch.baselines.imagenet import ImageNetCropEmbedder
+from personsearch.commands.search import default_checkpoint
+from personsearch.data.real.vtest import load_real_set
+from personsearch.data.scene_dataset import image_to_tensor
+from personsearch.engine.inference import run_search_inference
+from personsearch.evaluation.detections import GalleryDetections
+from personsearch.evaluation.results_file import SearchResults
+from personsearch.evaluation.scene_evaluator import evaluate_search_results
+from personsearch.methods.supervised import results_from_arrays
+from personsearch.models.search_model import load_search_model
+from personsearch.models.ssdlite_person import load_ssdlite_person_detector
+from personsearch.utils.atomic import atomic_write_json
+
+SECTION = "real-footage"
+RESULTS = Path(__file__).resolve().parent / "results" / SECTION  # one JSON per finished row
+GALLERIES = {"10 s apart": None, "all frames": 0.0}  # min_gap_seconds: the set's own rule, or none
+
+
+def tensor_extractor(module):
+    @torch.inference_mode()
+    def extract(image: Image.Image, boxes: np.ndarray) -> np.ndarray:
+        boxes = torch.as_tensor(np.asarray(boxes, np.float32))
+        return module.extract_query_features([image_to_tensor(image)], [boxes]).float().numpy()
+
+    return extract
+
+
+def ssdlite_boxes(data) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    detector = load_ssdlite_person_detector()
+    found = {}
+    with torch.inference_mode():
+        for record in tqdm(data.gallery, desc="SSDLite"):
+            out = detector([image_to_tensor(Image.open(record.image_path).convert("RGB"))])[0]
+            found[record.name] = (out["boxes"].numpy().astype(np.float32), out["scores"].numpy().astype(np.float32))
+    return found
+
+
+def score_boxes(data_by_gallery: dict, extract, boxes: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, dict]:
+    """Features of the given gallery boxes and of the query boxes, scored on each gallery."""
+    data = next(iter(data_by_gallery.values()))
+    names, index, all_boxes, scores, feats = [], [], [], [], []
+    for i, record in enumerate(data.gallery):
+        names.append(record.name)
+        det_boxes, det_scores = boxes[record.name]
+        if len(det_boxes):
+            feats.append(extract(Image.open(record.image_path).convert("RGB"), det_boxes))
+            all_boxes.append(det_boxes)
+            scores.append(det_scores)
+            index.append(np.full(len(det_boxes), i))
+    query_feats = np.concatenate([extract(Image.open(q.image_path).convert("RGB"), q.box[None]) for q in data.queries])
+    gallery = GalleryDetections(names=np.asarray(names), image_index=np.concatenate(index),
+                                boxes=np.concatenate(all_boxes), scores=np.concatenate(scores), feats=np.concatenate(feats))
+    results = SearchResults(gallery=gallery, query_feats=query_feats)
+    return {name: evaluate_search_results(results, gallery_data) for name, gallery_data in data_by_gallery.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=Path("data/real/vtest-prw"))
+    parser.add_argument("--checkpoint", type=Path, help="one-step model (default: the shipped demo model)")
+    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    parser.add_argument("--force", action="store_true", help=f"re-measure rows whose result is kept in {RESULTS}")
+    args = parser.parse_args()
+    if not args.root.is_dir():
+        raise SystemExit(f"{args.root} not found: bash scripts/fetch_vtest.sh && python scripts/build_real_set.py")
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    checkpoint = args.checkpoint or default_checkpoint()
+    data_by_gallery = {name: load_real_set(args.root, min_gap_seconds=gap) for name, gap in GALLERIES.items()}
+    data = data_by_gallery["10 s apart"]
+    model = load_search_model(str(checkpoint), "cpu")
+    embedders = {
+        "colour histogram": colour_histogram_features,
+        "ImageNet MobileNetV2 (pooled)": tensor_extractor(ImageNetCropEmbedder()),
+        f"shipped model ({checkpoint.name})": tensor_extractor(model),
+    }
+    box_sources = {
+        "SSDLite": functools.cache(lambda: ssdlite_boxes(data)),
+        "ground truth": lambda: {r.name: (np.asarray(r.boxes, np.float32), np.ones(len(r.boxes), np.float32))
+                                 for r in data.gallery},
+    }
+    rows = []
+
+    def measured(features: str, boxes: str, measure) -> None:
+        """Run `measure() -> reports` unless this row's result is kept; add its rows."""
+        file = RESULTS / (re.sub(r"[^a-z0-9]+", "-", f"{features} {boxes}".lower()).strip("-") + ".json")
+        if file.is_file() and not args.force:
+            kept = json.loads(file.read_text())
+            reports, seconds = kept["reports"], kept["seconds"]
+        else:
+            start = time.perf_counter()
+            reports = measure()
+            seconds = time.perf_counter() - start
+            atomic_write_json(file, {"checkpoint": str(checkpoint), "seconds": seconds, "reports": {
+                gallery: {k: float(v) for k, v in report.items() if isinstance(v, (int, float, np.number))}
+                for gallery, report in reports.items()}})
+        for gallery, report in reports.items():
+            rows.append([features, boxes, gallery, report["mAP"], report["top1"], report["top5"],
+                         report.get("det_ap", float("nan")), report.get("det_recall", float("nan")),
+                         report["num_queries"], f"{seconds:.0f}"])
+            print(rows[-1], flush=True)
+
+    for boxes_name, boxes in box_sources.items():
+        for features, extract in embedders.items():
+            measured(features, boxes_name, lambda: score_boxes(data_by_gallery, extract, boxes()))
+
+    def own_detections() -> dict[str, dict]:
+        results = results_from_arrays(run_search_inference(model, data, torch.device("cpu"), 1, progress=True))
+        return {name: evaluate_search_results(results, gallery_data) for name, gallery_data in data_by_gallery.items()}
+
+    measured(f"shipped model ({checkpoint.name})", "its own detections", own_detections)
+    if args.no_write:
+        return
+    labelled = sum(int((r.pids >= 0).sum()) for r in data.gallery)
+    body = (f"## Real footage: vtest.avi, identities checked by eye\n\n{bench_report.section_preamble()}"
+            f"- data: `{args.root}` ({len(data.gallery)} frames, {sum(len(r.boxes) for r in data.gallery)} boxes, "
+            f"{labelled} with one of 6 identities, {len(data.queries)} queries; docs/real_set.md); "
+            f"checkpoint `{checkpoint.name}`\n"
+            "- galleries: `10 s apart` = only frames at least 10 s from the query frame (the set's protocol); "
+            "`all frames` = PRW's, neighbouring frames of the same walk included\n"
+            "- det AP / recall against the eye-checked boxes, which started as SSDLite proposals (favours SSDLite); "
+            "ground-truth rows have none\n\n"
+            + bench_report.markdown_table(["features", "boxes", "gallery", "mAP", "top-1", "top-5", "det AP",
+                                           "det recall", "queries", "seconds"], rows))
+    bench_report.update_section(SECTION, body)
+
+
+if __name__ == "__main__":
+    main()
