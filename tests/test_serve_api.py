@@ -155,3 +155,32 @@ def test_text_search(gallery, tmp_path):
     assert client.get(body["hits"][0]["picture_url"]).status_code == 200
     for bad in ({"description": ""}, {"description": "x", "top_k": 101}, {"top_k": 3}):
         assert client.post("/api/text-search", json=bad).status_code == 422
+
+
+def test_serve_command_binds_to_localhost_by_default(gallery, tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    import uvicorn
+
+    from personsearch import cli
+    from test_index_fake_model import FakeSearchModel
+
+    module = types.ModuleType("personsearch.models.search_model")
+    module.load_search_model = lambda path, device="cpu": FakeSearchModel()
+    monkeypatch.setitem(sys.modules, "personsearch.models.search_model", module)
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kwargs: served.update(app=app, host=host, port=port))
+    checkpoint = tmp_path / "model.pth"
+    checkpoint.write_bytes(b"fake weights")
+    argv = ["serve", "--gallery", str(gallery), "--checkpoint", str(checkpoint), "--max-upload-mb", "1"]
+    assert cli.main(argv) == 0
+    assert (served["host"], served["port"]) == ("127.0.0.1", 8765)
+    assert "open http://localhost:8765/" in capsys.readouterr().out
+    info = TestClient(served["app"]).get("/api/info").json()
+    assert info["pictures"] == 2 and info["max_upload_bytes"] == 1024 * 1024
+    # a saved index serves without reindexing; another host is announced
+    assert cli.main(argv[:2] + [str(gallery / ".personsearch_index.npz")] + argv[3:] + ["--host", "0.0.0.0"]) == 0
+    assert served["host"] == "0.0.0.0" and "other computers can reach" in capsys.readouterr().out
+    assert cli.main(["serve", "--gallery", str(tmp_path / "missing"), "--checkpoint", str(checkpoint)]) == 1
+    assert "not found" in capsys.readouterr().err
