@@ -10,7 +10,6 @@ so the learned weights come from the graphs alone.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
@@ -285,7 +284,12 @@ def load_onnx_search_model(
 
 
 def default_export_folder() -> Path:
-    """A fresh temporary folder for graphs exported on the fly (when no export folder is named)."""
+    """A fresh temporary folder for graphs exported on the fly (when no export folder is named),
+    removed when the process exits."""
+    import atexit
+    import shutil
     import tempfile
 
-    return Path(tempfile.mkdtemp(prefix="personsearch-onnx-", dir=os.environ.get("TMPDIR")))
+    folder = Path(tempfile.mkdtemp(prefix="personsearch-onnx-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
