@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 import report as bench_report
@@ -58,6 +59,7 @@ from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "dicl-prw"
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_prw"
+INSTANCE_COST_FILE = "instance_branch_cost.json"
 _NO_EXTRAS = ["method.many_to_one_weight=0", "method.dense_weight=0", "method.occlusion_prob=0",
               "method.triplet_weight=0"]
 
@@ -226,6 +228,27 @@ def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: d
     return result
 
 
+def _load_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def measure_instance_cost(checkpoint: Path, data: SceneSearchData, images: int) -> dict[str, Any]:
+    """CPU seconds of gallery inference with and without the test-time instance branch (the cost does
+    not depend on how the weights were trained, so any checkpoint of the preset's model will do)."""
+    from personsearch.engine.checkpoint import load_checkpoint
+    from personsearch.methods.dicl.recipe import load_dicl_search_model
+
+    device = torch.device("cpu")
+    model = load_dicl_search_model(load_checkpoint(checkpoint), device)
+    size = DICLSettings.from_section(load_config("preset:dicl_synth_prw")["method"]).instance_size
+    averaged = InstanceAveragedSearch(search_model=model, instance_size=size).eval()
+    detections = detect_scenes(model, data.gallery[:images], device, progress=False)
+    return {"checkpoint": checkpoint.name, "gallery_images": images, "instance_size": size,
+            "detections_per_image": float(np.mean([len(d["scores"]) for d in detections])),
+            "seconds_without": _gallery_seconds(model, data, device, images),
+            "seconds_with": _gallery_seconds(averaged, data, device, images)}
+
+
 def load_result(name: str, settings_key: dict[str, Any]) -> dict[str, Any] | None:
     path = RESULTS_DIR / f"{name}.json"
     if not path.is_file():
@@ -268,6 +291,14 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
         cluster_rows) if cluster_rows else "(no DICL row finished yet)\n"
     instance = results.get("full", {}).get("instance_branch")
     instance_text = "(the full row has not finished yet)\n"
+    cost = _load_json(RESULTS_DIR / INSTANCE_COST_FILE)
+    if not instance and cost:
+        instance_text = (f"Cost only (the full row has not finished), checkpoint `{cost['checkpoint']}`, "
+                         f"{cost['detections_per_image']:.1f} detections per frame:\n\n" + bench_report.markdown_table(
+            ["test-time embedding", f"CPU s for {cost['gallery_images']} gallery frames", "cost"],
+            [["search branch (default)", _fmt(cost["seconds_without"]), "1.00x"],
+             ["average with instance branch", _fmt(cost["seconds_with"]),
+              f"{cost['seconds_with'] / cost['seconds_without']:.2f}x"]]))
     if instance:
         base = results["full"]["reports"]["plain"]
         averaged = instance["reports"]["plain"]
@@ -312,6 +343,8 @@ def main() -> None:
     parser.add_argument("--stop-file", type=Path, help="stop cleanly at an epoch end when this file exists")
     parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl"))
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--instance-cost", type=Path, metavar="CKPT",
+                        help="only measure the test-time instance branch's cost with this checkpoint, then exit")
     args = parser.parse_args()
 
     torch.set_num_threads(args.train_threads)
@@ -322,6 +355,13 @@ def main() -> None:
     settings_key = {"minutes": args.minutes, "root": str(root), "queries": len(data.queries),
                     "probe_iters": args.probe_iters, "train_threads": torch.get_num_threads()}
     results = {name: r for name in ROWS if (r := load_result(name, settings_key)) is not None}
+    if args.instance_cost:
+        cost = measure_instance_cost(args.instance_cost, data, args.images)
+        print(cost)
+        atomic_write_json(RESULTS_DIR / INSTANCE_COST_FILE, cost)
+        if not args.no_write:
+            write_section(results, data, args, settings_key)
+        return
     for name in args.rows:
         if name in results:
             print(f"{name}: finished earlier ({RESULTS_DIR / (name + '.json')})")
