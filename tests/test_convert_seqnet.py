@@ -103,6 +103,23 @@ def test_convert_command_round_trip(original, tmp_path, capsys):
                                    original.extract_query_features(images, boxes))
 
 
+@pytest.mark.slow  # a ResNet-50 over a tiny world: ~40 CPU seconds
+def test_converted_checkpoint_evaluates(original, tmp_path, capsys):
+    from personsearch.data.catalog import write_dataset
+    from personsearch.data.synth.world import SynthWorld
+
+    root = tmp_path / "prw"
+    write_dataset("prw", SynthWorld(size="tiny", seed=0), root, workers=1, show_progress=False)
+    _seqnet_file(original, tmp_path / "seqnet.pth")
+    assert main(["convert", "seqnet", str(tmp_path / "seqnet.pth"), str(tmp_path / "ours.pth"), "--dataset", "prw"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(tmp_path / "ours.pth"), f"data.root={root}", "train.device=cpu",
+                 "eval.progress=false", "model.min_size=160", "model.max_size=240"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["dataset"] == "prw" and report["epoch"] == 18 and report["num_queries"] > 0
+    assert report["model_overrides"] == {"min_size": 160, "max_size": 240}
+
+
 def test_convert_command_errors(tmp_path, capsys):
     bad = tmp_path / "bad.pth"
     torch.save({"model": {"classifier.weight": torch.zeros(2)}}, bad)
