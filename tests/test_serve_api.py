@@ -30,6 +30,8 @@ def test_page_and_facts_are_served(client):
     assert page.status_code == 200 and '<canvas id="query-canvas"' in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert "fetch(" in client.get("/static/app.js").text
+    assert "/api/search" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/docs").status_code == 404  # its explorer would load scripts from a CDN
     info = client.get("/api/info").json()
     assert info == {"name": "photos", "pictures": 2, "people": 4, "videos": 0, "text_search": False,
                     "runtime": "pytorch", "detector": "model", "max_upload_bytes": 65536, "max_top_k": 100}

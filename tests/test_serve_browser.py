@@ -19,7 +19,7 @@ from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from personsearch.serve.app import create_app  # noqa: E402
-from serve_fixtures import fake_service, paint_gallery  # noqa: E402
+from serve_fixtures import fake_service, paint_gallery, text_checkpoint  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -35,11 +35,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path):
-    paint_gallery(tmp_path)
+def server(tmp_path, request):
+    gallery = paint_gallery(tmp_path)
+    text_searcher = None
+    if getattr(request, "param", None) == "text":
+        from personsearch.api import TextSearcher
+
+        text_searcher = TextSearcher(checkpoint=text_checkpoint(tmp_path / "text.pth"), device="cpu", progress=False)
+        text_searcher.index(gallery)
     port = _free_port()
-    config = uvicorn.Config(create_app(fake_service(tmp_path / "photos")), host="127.0.0.1", port=port,
-                            log_level="warning")
+    config = uvicorn.Config(create_app(fake_service(gallery, text_searcher=text_searcher)), host="127.0.0.1",
+                            port=port, log_level="warning")
     app_server = uvicorn.Server(config)
     thread = threading.Thread(target=app_server.run, daemon=True)
     thread.start()
@@ -124,3 +130,17 @@ def test_upload_a_picture_type_a_box_and_see_errors_then_hits(server, browser):
     browser.find_element(By.ID, "search-button").click()
     assert _hits(browser)[0] == ("1", "b.png")
     assert browser.find_element(By.ID, "status").text == ""
+
+
+@pytest.mark.parametrize("server", ["text"], indirect=True)
+def test_search_by_description(server, browser):
+    url, _ = server
+    browser.get(url)
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda b: b.find_element(By.ID, "text-panel").is_displayed())
+    browser.find_element(By.ID, "text-search-button").click()
+    wait.until(lambda b: "Type a description first" in b.find_element(By.ID, "status").text)
+    browser.find_element(By.ID, "description").send_keys("a man in a red coat")
+    browser.find_element(By.ID, "text-search-button").click()
+    assert sorted(picture for _, picture in _hits(browser)) == ["a.png", "b.png"]
+    assert '"a man in a red coat"' in browser.find_element(By.ID, "results-title").text

@@ -89,7 +89,9 @@ async def read_upload(upload: UploadFile, max_bytes: int) -> Image.Image:
 
 
 def create_app(service: SearchService, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> FastAPI:
-    app = FastAPI(title="personsearch", summary="Find a person in a gallery by a picture or a description.")
+    # FastAPI's explorer pages load scripts from a CDN; the app serves nothing from elsewhere (/openapi.json stays)
+    app = FastAPI(title="personsearch", summary="Find a person in a gallery by a picture or a description.",
+                  docs_url=None, redoc_url=None)
     static = resources.files("personsearch.serve") / "static"
 
     @app.middleware("http")
