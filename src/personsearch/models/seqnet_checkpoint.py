@@ -31,7 +31,8 @@ from personsearch.models.seqnet import SeqNet
 
 PRESETS = {"cuhk-sysu": "seqnet_cuhk_sysu", "prw": "seqnet_prw"}
 
-# (their prefix, our prefix), longest first within each direction's use
+# (their name or prefix, ours); the first match wins, so their stage-1 predictor is renamed
+# before their "box_predictor" prefix (our stage-2 regressor) is tried
 _RENAMES = (
     ("roi_heads.faster_rcnn_predictor.", "roi_heads.box_predictor."),
     ("roi_heads.box_predictor.", "roi_heads.reid_box_regressor."),
