@@ -51,7 +51,7 @@ from personsearch.data.scene_dataset import SceneDataset, collate_scenes
 from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.engine.inference import detect_scenes
-from personsearch.methods.dicl.recipe import DICLSettings, _identity_scorer, build_dicl_trainer
+from personsearch.methods.dicl.recipe import DICLSettings, build_dicl_trainer, identity_scorer
 from personsearch.methods.dicl.siamese import InstanceAveragedSearch
 from personsearch.methods.supervised import EvalSettings, derive_model_kwargs
 from personsearch.models.search_model import build_search_model
@@ -128,7 +128,7 @@ def _build(row: Row, cfg: dict[str, Any], data: SceneSearchData, resume: str | N
             collate_fn=collate_scenes, device=device, output_dir=cfg["output_dir"], config=cfg, resume=resume,
             extra_hooks=extra_hooks)
         return trainer, device, lambda: du.unwrap_model(trainer.model)
-    trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=_identity_scorer(data),
+    trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=identity_scorer(data),
                                     extra_hooks=extra_hooks)
     return trainer, device, lambda: du.unwrap_model(trainer.model).search_model
 

@@ -1,7 +1,6 @@
 """DICL end to end on a tiny synthetic world: training never reads identities, memory slots stay
 aligned with boxes, resume is exact, and checkpoints evaluate through the shared evaluator."""
 
-import dataclasses
 import inspect
 
 import numpy as np
@@ -91,8 +90,8 @@ def test_memory_slots_are_the_boxes_in_record_order_and_a_step_updates_only_its_
     weak = strip_identities([IdentityFreeRecord(r) for r in data.train[:4]])
     cfg = load_config("preset:dicl_tiny")
     search = build_search_model(**recipe.search_model_kwargs(cfg["model"]))
-    settings = dataclasses.replace(recipe.DICLSettings.from_section(cfg["method"]))
-    model = DICLTrainingModel(search_model=search, num_slots=count_slots(weak), **settings.model_kwargs()).eval()
+    settings = recipe.DICLSettings.from_section(cfg["method"])
+    model = DICLTrainingModel(search_model=search, num_slots=count_slots(weak), **settings.training_model_kwargs()).eval()
     features = memory_features(model, weak, torch.device("cpu"), progress=False)
     dataset = WeakSceneDataset(weak)
     image, target = dataset[2]

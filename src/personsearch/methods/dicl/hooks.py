@@ -15,12 +15,12 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from personsearch.data.scene_dataset import image_to_tensor, read_rgb_image
 from personsearch.engine import distributed as du
 from personsearch.engine.hooks import HookBase
 from personsearch.methods.dicl.clustering import ClusteringSettings, cluster_memory_features
 from personsearch.methods.dicl.siamese import DICLTrainingModel
 from personsearch.methods.dicl.weak_data import WeakSceneRecord
-from personsearch.data.scene_dataset import image_to_tensor, read_rgb_image
 from personsearch.utils.atomic import atomic_torch_save
 
 if TYPE_CHECKING:

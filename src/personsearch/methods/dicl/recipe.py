@@ -80,7 +80,7 @@ class DICLSettings:
         return ClusteringSettings(k1=self.cluster_k1, k2=self.cluster_k2, eps=self.cluster_eps,
                                   min_samples=self.cluster_min_samples)
 
-    def model_kwargs(self) -> dict[str, Any]:
+    def training_model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `DICLTrainingModel` besides the search model and slot count."""
         skip = {"name", "cluster_k1", "cluster_k2", "cluster_eps", "cluster_min_samples", "test_instance_branch",
                 "score_clusters", "init_checkpoint", "trainable"}
@@ -137,7 +137,7 @@ class _TrainingEvaluator:
         return {key: float(report[key]) for key in SCALAR_METRICS if key in report}
 
 
-def _identity_scorer(data: SceneSearchData):
+def identity_scorer(data: SceneSearchData):
     truth = np.concatenate([np.asarray(r.pids, dtype=np.int64).reshape(-1) for r in data.train] or [np.zeros(0, int)])
     return lambda labels: pairwise_precision_recall(labels, truth)
 
@@ -161,7 +161,7 @@ def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device:
         init_from_checkpoint(search_model, method.init_checkpoint)
     if method.trainable == "reid":
         freeze_all_but_reid(search_model)
-    model = DICLTrainingModel(search_model=search_model, num_slots=num_slots, **method.model_kwargs())
+    model = DICLTrainingModel(search_model=search_model, num_slots=num_slots, **method.training_model_kwargs())
     output_dir = Path(cfg["output_dir"])
     hooks = [
         ClusteringHook(records=weak, image_of_slot=image_of_slot(weak), settings=method.clustering(), device=device,
@@ -194,7 +194,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
         if eval_settings.period >= 0 and data.queries:
             evaluator = _TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,
                                            settings=eval_settings, method=method)
-        scorer = _identity_scorer(data) if method.score_clusters else None
+        scorer = identity_scorer(data) if method.score_clusters else None
         trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=scorer,
                                         evaluator=evaluator)
         return trainer.train()
