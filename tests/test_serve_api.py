@@ -114,7 +114,7 @@ def test_only_gallery_pictures_are_served(client, gallery):
         assert "not for the web" not in response.text and "SearchService" not in response.text
 
 
-def test_video_hits_carry_frames_and_timestamps(tmp_path):
+def test_video_hits_carry_frames_and_timestamps(tmp_path, monkeypatch):
     cv2 = pytest.importorskip("cv2")
     video_dir = tmp_path / "videos"
     video_dir.mkdir()
@@ -130,12 +130,18 @@ def test_video_hits_carry_frames_and_timestamps(tmp_path):
                        files={"image": ("q.png", png_bytes([RED, GREEN]), "image/png")}).json()
     hit = body["hits"][0]
     assert hit["picture"] == "cam.avi#frame000004" and hit["frame"] == 4
+    # the hits' frames were decoded with the search: fetching them decodes no video again
+    from personsearch.serve import service
+
+    monkeypatch.setattr(service.media, "open_images", lambda locations: pytest.fail("decoded the video again"))
     assert hit["time_s"] == pytest.approx(0.8) and hit["timestamp"] == "0:00:00.8"
     frame = client.get(hit["picture_url"])
     assert frame.status_code == 200
     with Image.open(io.BytesIO(frame.content)) as image:
         assert image.size == (64, 48) and image.getpixel((10, 10))[0] > 150  # red
+    monkeypatch.undo()
     assert client.get("/api/picture", params={"name": "cam.avi#frame000003"}).status_code == 404  # not indexed
+    assert client.get("/api/picture", params={"name": "cam.avi#frame000002"}).status_code == 200
 
 
 def test_text_search(gallery, tmp_path):
@@ -175,12 +181,14 @@ def test_serve_command_binds_to_localhost_by_default(gallery, tmp_path, monkeypa
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kwargs: served.update(app=app, host=host, port=port))
     checkpoint = tmp_path / "model.pth"
     checkpoint.write_bytes(b"fake weights")
-    argv = ["serve", "--gallery", str(gallery), "--checkpoint", str(checkpoint), "--max-upload-mb", "1"]
+    argv = ["serve", "--gallery", str(gallery), "--checkpoint", str(checkpoint), "--max-upload-mb", "1",
+            "--score-threshold", "0.88"]
     assert cli.main(argv) == 0
     assert (served["host"], served["port"]) == ("127.0.0.1", 8765)
     assert "open http://localhost:8765/" in capsys.readouterr().out
     info = TestClient(served["app"]).get("/api/info").json()
     assert info["pictures"] == 2 and info["max_upload_bytes"] == 1024 * 1024
+    assert info["people"] == 3  # the fake model scores the green person 220/255 = 0.86, the others 0.90
     # a saved index serves without reindexing; another host is announced
     assert cli.main(argv[:2] + [str(gallery / ".personsearch_index.npz")] + argv[3:] + ["--host", "0.0.0.0"]) == 0
     assert served["host"] == "0.0.0.0" and "other computers can reach" in capsys.readouterr().out

@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="who finds the people: the model itself (default) or the offline SSDLite person detector")
     parser.add_argument("--text-checkpoint", help="a text model checkpoint: enables search by description")
     parser.add_argument("--frame-stride", type=int, default=1, help="for videos: index every N-th frame (default 1)")
+    parser.add_argument("--score-threshold", type=float, default=0.5, help="keep detections scoring at least this")
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest query upload (default 20 MiB)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
     add_runtime_arguments(parser)
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     service = SearchService.open(
         args.gallery, checkpoint=checkpoint, detector=args.detector, text_checkpoint=args.text_checkpoint,
         runtime=args.runtime, onnx_dir=args.onnx_dir, device=args.device, frame_stride=args.frame_stride,
+        score_threshold=args.score_threshold,
     )  # fmt: skip
     facts = service.facts()
     print(f"gallery {facts.name}: {facts.pictures} pictures, {facts.people} people"

@@ -19,7 +19,7 @@ from personsearch.detectors import OWN_DETECTOR, SSDLITE
 from personsearch.export import ONNX, PYTORCH
 
 INDEX_SUFFIXES = (".npz",)
-PICTURE_CACHE_SIZE = 32  # encoded pictures kept in memory (video frames are slow to seek)
+PICTURE_CACHE_SIZE = 128  # encoded pictures kept in memory (video frames are slow to seek)
 
 
 class UnknownPictureError(KeyError):
@@ -76,7 +76,8 @@ class SearchService:
                 )
             self.picture_names += [image.name for image in text_searcher.gallery.images if image.name not in known]
         self._known = set(self.picture_names)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one query at a time through the model
+        self._cache_lock = threading.Lock()
         self._encoded: OrderedDict[str, bytes] = OrderedDict()
 
     @classmethod
@@ -91,6 +92,7 @@ class SearchService:
         onnx_dir: str | Path | None = None,
         device: str = "cpu",
         frame_stride: int = 1,
+        score_threshold: float = 0.5,
         progress: bool = True,
     ) -> "SearchService":
         """Index `gallery` (a folder of images or a video; a saved index is reused while its pictures
@@ -102,7 +104,8 @@ class SearchService:
 
             onnx_dir = default_export_folder()
         searcher = PersonSearcher.from_checkpoint(
-            checkpoint, device=device, detector=detector, runtime=runtime, onnx_dir=onnx_dir, progress=progress
+            checkpoint, device=device, detector=detector, runtime=runtime, onnx_dir=onnx_dir,
+            score_threshold=score_threshold, progress=progress,
         )
         gallery = Path(gallery)
         if gallery.is_file() and gallery.suffix in INDEX_SUFFIXES:
@@ -139,23 +142,37 @@ class SearchService:
         return media.open_images([str(self.root / name)])[str(self.root / name)]
 
     def picture_jpeg(self, name: str) -> bytes:
-        with self._lock:
+        with self._cache_lock:
             if name in self._encoded:
                 self._encoded.move_to_end(name)
                 return self._encoded[name]
+        return self._remember(name, self.picture(name))
+
+    def _remember(self, name: str, image: Image.Image) -> bytes:
         buffer = io.BytesIO()
-        self.picture(name).save(buffer, format="JPEG", quality=90)
-        with self._lock:
+        image.save(buffer, format="JPEG", quality=90)
+        with self._cache_lock:
             self._encoded[name] = buffer.getvalue()
             while len(self._encoded) > PICTURE_CACHE_SIZE:
                 self._encoded.popitem(last=False)
         return buffer.getvalue()
+
+    def _prepare_frames(self, names: list[str]) -> None:
+        """Decode the video frames among `names` in one pass per video and cache them, so that the
+        page's requests for the hits' pictures do not each decode their video from the start."""
+        with self._cache_lock:
+            wanted = [n for n in dict.fromkeys(names) if media.FRAME_SEPARATOR in n and n not in self._encoded]
+        if wanted:
+            images = media.open_images([str(self.root / name) for name in wanted])
+            for name in wanted:
+                self._remember(name, images[str(self.root / name)])
 
     def search_image(self, image: Image.Image, box, top_k: int) -> list[ServedHit]:
         with self._lock:
             hits = self.person_searcher.search(image, box, top_k=top_k)
             index = self.person_searcher.gallery_index
             entries = [index.record(hit.entry_id) for hit in hits]
+        self._prepare_frames([entry.picture for entry in entries])
         return [
             ServedHit(rank=hit.rank, score=hit.score, detection_score=hit.detection_score, box=hit.box,
                       picture=entry.picture, frame=entry.frame, time_s=entry.time_s)
