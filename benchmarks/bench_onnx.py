@@ -9,7 +9,7 @@ Rows (each exported with `personsearch.export.onnx_export`, run through
 - ssdlite: the offline SSDLite person detector;
 - ssdlite+seqnet_mobilenet_v2: detect-then-embed, the pipeline for real pictures.
 Pictures: gallery scenes of a synthetic demo world (seed 1, which no shipped model saw), batch 1,
-one warm-up picture per runtime, then both runtimes over the same pictures. torch and onnxruntime
+one warm-up picture per runtime, then the two runtimes in turn on each picture. torch and onnxruntime
 get the same thread count. Outputs are compared picture by picture: where both runtimes keep the
 same number of detections, the largest absolute difference of boxes (pixels), scores and embeddings.
 Each finished row is kept in benchmarks/results/onnx_speed/<row>.json (re-run with --force to
@@ -79,13 +79,20 @@ def build_pair(name: str, folder: Path, threads: int) -> tuple[torch.nn.Module, 
     return eager, onnx, "random weights" if name == "seqnet_resnet50" else "demo checkpoint"
 
 
-def run_all(model: torch.nn.Module, pictures: list[torch.Tensor]) -> tuple[float, list[dict]]:
+def run_both(models: dict[str, torch.nn.Module], pictures: list[torch.Tensor]) -> tuple[dict, dict]:
+    """Seconds and outputs per runtime; the runtimes alternate picture by picture, so a change in the
+    machine's load during the run weighs on both alike."""
+    seconds = dict.fromkeys(models, 0.0)
+    outputs: dict[str, list[dict]] = {name: [] for name in models}
     with torch.inference_mode():
-        model([pictures[0]])  # warm-up
-        outputs, started = [], time.perf_counter()
+        for model in models.values():
+            model([pictures[0]])  # warm-up
         for picture in pictures:
-            outputs.append(model([picture])[0])
-        return time.perf_counter() - started, outputs
+            for name, model in models.items():
+                started = time.perf_counter()
+                outputs[name].append(model([picture])[0])
+                seconds[name] += time.perf_counter() - started
+    return seconds, outputs
 
 
 def differences(eager: list[dict], onnx: list[dict]) -> dict[str, float]:
@@ -101,12 +108,11 @@ def measure(name: str, pictures: list[torch.Tensor], threads: int) -> dict:
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="bench-onnx-") as folder:
         eager, onnx, weights = build_pair(name, Path(folder), threads)
-        eager_s, eager_out = run_all(eager, pictures)
-        onnx_s, onnx_out = run_all(onnx, pictures)
+        seconds, outputs = run_both({"eager": eager, "onnx": onnx}, pictures)
     return {
         "model": name, "weights": weights, "pictures": len(pictures), "threads": threads,
-        "eager_images_per_s": len(pictures) / eager_s, "onnx_images_per_s": len(pictures) / onnx_s,
-        **differences(eager_out, onnx_out), "machine": bench_report.machine_line(),
+        "eager_images_per_s": len(pictures) / seconds["eager"], "onnx_images_per_s": len(pictures) / seconds["onnx"],
+        **differences(outputs["eager"], outputs["onnx"]), "machine": bench_report.machine_line(),
         "command": bench_report.command_line(), "date": time.strftime("%Y-%m-%d"),
     }  # fmt: skip
 
@@ -154,7 +160,7 @@ def main() -> None:
         + f"- command: {', '.join(f'`{c}`' for c in sorted({r['command'] for r in results}))}\n"
         + f"- date: {', '.join(sorted({r['date'] for r in results}))}\n\n"
         + table(results)
-        + "\nBoth runtimes run in the same process over the same pictures; the ratio is onnxruntime's images/s over "
+        + "\nBoth runtimes run in the same process, in turn on each picture; the ratio is onnxruntime's images/s over "
         "eager PyTorch's. Differences are taken over pictures where both keep the same number of detections. "
         "How the models are split into graphs: docs/onnx.md.\n"
     )
