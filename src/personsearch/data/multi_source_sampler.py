@@ -27,7 +27,10 @@ class MultiSourceBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,
+        batches_per_epoch: int | None = None,
     ) -> None:
+        """`batches_per_epoch` None: one pass over the samples' count; a number makes epochs (and so
+        checkpoints) that long whatever the data size, pools being drawn on across the epoch."""
         unknown = sorted(set(tasks) - set(TASKS))
         if unknown:
             raise ValueError(f"unknown tasks {unknown}; valid: {', '.join(TASKS)}")
@@ -45,7 +48,7 @@ class MultiSourceBatchSampler(Sampler[list[int]]):
             self.detection_per_batch = per_process
         else:
             self.detection_per_batch = batch_size if self.pools["detection"] else 0
-        self.num_batches = len(tasks) // global_batch
+        self.num_batches = len(tasks) // global_batch if batches_per_epoch is None else int(batches_per_epoch)
         if self.num_batches == 0:
             raise ValueError(f"{len(tasks)} samples give no full batch of {batch_size} x {num_replicas} processes")
 

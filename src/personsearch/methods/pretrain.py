@@ -6,7 +6,8 @@ Config sections:
   the alignment modules' `grl_weight`, `consistency_weight`, `image_hidden_channels`,
   `instance_hidden_features`, `dropout`; `instance_ids` ("table": every detection box and
   unlabelled crop gets its own OIM table row; "queue": they join OIM's queue as unlabelled);
-  `queue_batches` sizes an automatic OIM queue; `detection_fraction` of every batch.
+  `queue_batches` sizes an automatic OIM queue; `detection_fraction` of every batch;
+  `iterations_per_epoch` (null: one pass over the samples) sets how often checkpoints are written.
 - `data`: `sources` (name -> {format, root, loader, synth}); a source with `synth`
   ({size, seed, world: WorldSpec overrides, workers}) is generated into its root when absent;
   `views` (all | unlabelled | none: which samples get two augmented views), `placement`
@@ -55,6 +56,7 @@ class PretrainSettings:
     instance_ids: str = "table"
     queue_batches: float = 100.0
     detection_fraction: float = 0.5
+    iterations_per_epoch: int | None = None  # None: the samples' count / batch; a number: shorter epochs
 
     @classmethod
     def from_section(cls, values: Mapping[str, Any]) -> "PretrainSettings":
@@ -172,7 +174,8 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extr
         dataset = pretraining_dataset(section(cfg, "data"), unified)
         sampler = MultiSourceBatchSampler(tasks=dataset.tasks(), batch_size=train_settings.batch_size,
                                           detection_fraction=settings.detection_fraction, seed=train_settings.seed,
-                                          num_replicas=du.get_world_size(), rank=du.get_rank())
+                                          num_replicas=du.get_world_size(), rank=du.get_rank(),
+                                          batches_per_epoch=settings.iterations_per_epoch)
         trainer = build_trainer(
             settings=train_settings, model=model, model_kwargs=model_kwargs, train_dataset=dataset,
             collate_fn=collate_views, device=device, output_dir=Path(output_dir), config=cfg, evaluator=None,

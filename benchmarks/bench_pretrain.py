@@ -1,0 +1,427 @@
+"""PretrainPS on the synthetic PRW world: the analogues of the paper's Table 1 (backbones), Fig. 5
+(target-data fraction), Fig. 6 (alignment modules as sources are added) and Table 4 (crop placement).
+
+    python benchmarks/bench_pretrain.py [--rows ROW ...] [--pretrain-minutes 90] [--finetune-minutes 30]
+                                        [--train-threads 1] [--size small] [--seed 0] [--report-only]
+
+Every fine-tune is NAE (the paper's Table 1 model) from the `seqnet_synth_prw` preset with
+`model.name=nae`, trained for the same CPU budget (`--finetune-minutes` of this process's CPU
+time) on the PRW-format world (`--size`, `--seed`), then scored with the PRW protocol (all
+gallery, CBGM, cross-camera) and detection AP. Pre-trained rows start from a pre-training run of
+the `pretrain_synth` preset (five synthetic sub-task sources with their own people, camera looks
+and scene statistics; seeds 1101-1501, never the target's) given `--pretrain-minutes` of CPU.
+
+Budgets: a throw-away probe times a few iterations; the schedule (LR step at 3/4, warm-up at most
+one epoch and half the run) is compressed to the iterations that fit the budget and kept in the
+run folder, so a resumed run follows the same plan. Pre-training stops at epoch ends (a
+checkpoint every `method.iterations_per_epoch`); fine-tunes stop at their planned iteration.
+CPU seconds spent are recorded at every epoch end, so an interrupted run resumes from its last
+checkpoint with the CPU it had already spent. Each finished pre-training and each scored row is
+kept as JSON in `--results` (committed), and `--report-only` rebuilds BENCHMARKS.md's
+`pretrain-prw` section from those files; rows not yet run show as pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import report as bench_report
+from backbone_common import ensure_prw_world
+from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, evaluate
+
+from personsearch.config import load_config
+from personsearch.data.scene_dataset import SceneDataset, collate_scenes
+from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
+from personsearch.engine import distributed as du
+from personsearch.methods import pretrain as pretrain_recipe
+from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_checkpoint
+from personsearch.methods.supervised import EvalSettings, build_model, derive_model_kwargs, load_scene_data
+from personsearch.utils.atomic import atomic_write_json
+
+SECTION = "pretrain-prw"
+FINETUNE_PRESET = "preset:seqnet_synth_prw"
+PRETRAIN_PRESET = "preset:pretrain_synth"
+ALL_SOURCES = ("crowdhuman", "ecp", "msmt17", "cuhk03", "luperson")
+PLAN_FILE, SPENT_FILE = "plan.json", "cpu_spent.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretraining:
+    name: str
+    backbone: str
+    weights: str  # offline (ImageNet) | none (random)
+    sources: tuple[str, ...] = ALL_SOURCES
+    alignment: bool = True
+    placement: str = "expand_resize"
+
+    def overrides(self) -> list[str]:
+        trained_bn = "false" if self.weights == "none" else "true"
+        out = [f"model.backbone={self.backbone}", f"model.backbone_weights={self.weights}",
+               f"model.freeze_bn={trained_bn}", f"model.freeze_stem={trained_bn}",
+               f"method.alignment={str(self.alignment).lower()}", f"data.placement={self.placement}"]
+        return out + [f"data.sources.{s}=null" for s in ALL_SOURCES if s not in self.sources]
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    name: str
+    table: str  # backbones | fraction | sources | placement
+    backbone: str
+    weights: str
+    pretraining: str | None = None
+    parts: str = "all"
+    fraction: float = 1.0
+
+    @property
+    def init(self) -> str:
+        base = "ImageNet" if self.weights == "offline" else "random"
+        if self.pretraining is None:
+            return base
+        return f"{base} + pre-trained ({'backbone' if self.parts == 'backbone' else 'whole model'})"
+
+
+PRETRAININGS = {p.name: p for p in (
+    Pretraining("mnv2_5src_iam", "mobilenet_v2", "offline"),
+    Pretraining("mnv2_5src_noiam", "mobilenet_v2", "offline", alignment=False),
+    Pretraining("mnv2_4src_iam", "mobilenet_v2", "offline", sources=ALL_SOURCES[:4]),
+    Pretraining("mnv2_4src_noiam", "mobilenet_v2", "offline", sources=ALL_SOURCES[:4], alignment=False),
+    Pretraining("mnv2_5src_iam_paste", "mobilenet_v2", "offline", placement="random_paste"),
+    Pretraining("resnet18_5src_iam", "resnet18", "none"),
+    Pretraining("shufflenet_5src_iam", "shufflenet_v2_x1_0", "none"),
+)}
+
+_ROWS = [
+    Row("mnv2_imagenet", "backbones", "mobilenet_v2", "offline"),
+    Row("mnv2_pre_backbone", "backbones", "mobilenet_v2", "offline", "mnv2_5src_iam", "backbone"),
+    Row("mnv2_pre_all", "backbones", "mobilenet_v2", "offline", "mnv2_5src_iam"),
+    Row("resnet18_random", "backbones", "resnet18", "none"),
+    Row("resnet18_pre_all", "backbones", "resnet18", "none", "resnet18_5src_iam"),
+    Row("shufflenet_random", "backbones", "shufflenet_v2_x1_0", "none"),
+    Row("shufflenet_pre_all", "backbones", "shufflenet_v2_x1_0", "none", "shufflenet_5src_iam"),
+]
+for _percent in (20, 40, 60, 80):
+    _ROWS += [Row(f"mnv2_imagenet_f{_percent}", "fraction", "mobilenet_v2", "offline", fraction=_percent / 100),
+              Row(f"mnv2_pre_all_f{_percent}", "fraction", "mobilenet_v2", "offline", "mnv2_5src_iam",
+                  fraction=_percent / 100)]
+_ROWS += [
+    Row("mnv2_pre_4src_noiam", "sources", "mobilenet_v2", "offline", "mnv2_4src_noiam"),
+    Row("mnv2_pre_4src_iam", "sources", "mobilenet_v2", "offline", "mnv2_4src_iam"),
+    Row("mnv2_pre_5src_noiam", "sources", "mobilenet_v2", "offline", "mnv2_5src_noiam"),
+    Row("mnv2_pre_paste", "placement", "mobilenet_v2", "offline", "mnv2_5src_iam_paste"),
+]
+ROWS = {row.name: row for row in _ROWS}
+
+
+# ------------------------------------------------------------------------------ budgets
+class CpuBudget(HookBase):
+    """CPU seconds of this process, cumulative over resumed runs: `SPENT_FILE` in the run folder
+    records the total at every epoch end. Stops (StopTraining) after `max_iterations`, or at the
+    first epoch start past `seconds` (epoch_stop) / the first step past it (otherwise)."""
+
+    def __init__(self, *, folder: Path, seconds: float, max_iterations: int | None = None,
+                 epoch_stop: bool = False) -> None:
+        self.path, self.seconds, self.max_iterations, self.epoch_stop = folder / SPENT_FILE, seconds, max_iterations, epoch_stop
+        self.spent_before = 0.0
+        self.start = 0.0
+        self.reason = "schedule finished"
+
+    @property
+    def spent(self) -> float:
+        return self.spent_before + time.process_time() - self.start
+
+    def before_train(self, trainer) -> None:
+        self.start = time.process_time()
+        if self.path.is_file() and trainer.iteration > 0:
+            self.spent_before = float(json.loads(self.path.read_text()).get(str(trainer.epoch), 0.0))
+
+    def before_epoch(self, trainer) -> None:
+        if self.epoch_stop and self.spent >= self.seconds:
+            self.reason = "CPU budget"
+            raise StopTraining
+
+    def after_step(self, trainer) -> None:
+        if self.max_iterations is not None and trainer.iteration >= self.max_iterations:
+            self.reason = "planned iterations"
+            raise StopTraining
+        if not self.epoch_stop and self.spent >= self.seconds:
+            self.reason = "CPU budget"
+            raise StopTraining
+
+    def after_epoch(self, trainer) -> None:
+        spent = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        spent[str(trainer.epoch)] = self.spent
+        atomic_write_json(self.path, spent)
+
+
+def _probe(make_trainer, probe_iters: int) -> tuple[float, int]:
+    """Seconds of CPU per iteration (the first steps left out) and iterations per epoch."""
+    trainer = make_trainer()
+    budget = TrainingBudget(max_iterations=SKIPPED_PROBE_STEPS + probe_iters, clock=time.process_time)
+    trainer.hooks.append(budget)
+    try:
+        trainer.train()
+    except StopTraining:
+        pass
+    timed = budget.step_seconds[SKIPPED_PROBE_STEPS:] or budget.step_seconds
+    return statistics.mean(timed), len(trainer.train_loader)
+
+
+def _plan(folder: Path, make_probe, probe_iters: int, minutes: float) -> dict[str, Any]:
+    """The compressed schedule, probed once and kept in the run folder."""
+    path = folder / PLAN_FILE
+    if path.is_file():
+        plan = json.loads(path.read_text())
+        if plan.get("minutes") == minutes:
+            return plan
+    seconds_per_iter, iters_per_epoch = make_probe()
+    planned = max(1, int(60.0 * minutes / seconds_per_iter))
+    plan = {"minutes": minutes, "seconds_per_iter": seconds_per_iter, "iters_per_epoch": iters_per_epoch,
+            "planned_iterations": planned, "planned_epochs": planned / iters_per_epoch, "probe_iters": probe_iters}
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, plan)
+    return plan
+
+
+def _compressed(settings: TrainSettings, planned_epochs: float) -> dict[str, Any]:
+    warmup = min(settings.warmup_epochs, planned_epochs / 2)
+    scale = planned_epochs / settings.epochs
+    return {"epochs": max(1, math.ceil(planned_epochs)), "warmup_epochs": warmup,
+            "milestones": [max(m * scale, warmup) for m in settings.milestones]}
+
+
+# ------------------------------------------------------------------------------ pre-training
+def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, probe_iters: int,
+             extra: list[str], preset: str = PRETRAIN_PRESET) -> dict[str, Any]:
+    """The pre-training run `p` within `minutes` of CPU, resumed if interrupted; its summary JSON."""
+    summary_path = results / f"pretrain_{p.name}.json"
+    folder = output / "pretrain" / p.name
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        if summary.get("minutes") == minutes and (folder / PRETRAINED_FILE).is_file():
+            return summary
+    base = p.overrides() + [f"output_dir={folder}", "train.tensorboard=false", "train.workers=0"] + extra
+    cfg = load_config(preset, base)
+
+    def probe() -> tuple[float, int]:
+        probe_cfg = load_config(preset, base + [f"output_dir={folder / 'probe'}"])
+        holder: dict[str, Any] = {}
+
+        class Capture(HookBase):
+            def before_train(self, trainer) -> None:
+                if "trainer" not in holder:  # built: hand the trainer to the probe instead of training
+                    holder["trainer"] = trainer
+                    raise StopTraining
+
+        try:
+            pretrain_recipe.train_from_config(probe_cfg, extra_hooks=[Capture()])
+        except StopTraining:
+            pass
+        return _probe(lambda: holder["trainer"], probe_iters)
+
+    plan = _plan(folder, probe, probe_iters, minutes)
+    settings = TrainSettings.from_section(cfg["train"])
+    cfg["train"].update(_compressed(settings, plan["planned_epochs"]))
+    budget = CpuBudget(folder=folder, seconds=1.25 * 60.0 * minutes, epoch_stop=True)  # the plan rules; a cap
+    print(f"pre-training {p.name}: {plan['seconds_per_iter']:.2f} CPU s/iteration -> {cfg['train']['epochs']} epochs "
+          f"of {plan['iters_per_epoch']} in {minutes:g} min")
+    try:
+        pretrain_recipe.train_from_config(cfg, resume="auto", extra_hooks=[budget])
+    except StopTraining:
+        export_checkpoint(folder / "last.pth", folder / PRETRAINED_FILE, "all")
+    exported = torch.load(folder / PRETRAINED_FILE, map_location="cpu", weights_only=True)
+    summary = {"name": p.name, "minutes": minutes, "cpu_minutes": budget.spent / 60.0, "stop": budget.reason,
+               "backbone": p.backbone, "weights": p.weights, "sources": list(p.sources), "alignment": p.alignment,
+               "placement": p.placement, **{k: exported["pretrain"][k] for k in ("steps", "epochs", "sources")},
+               "plan": plan, "checkpoint": str(folder / PRETRAINED_FILE)}
+    summary["source_stats"] = summary.pop("sources")
+    summary["sources"] = list(p.sources)
+    results.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(summary_path, summary)
+    return summary
+
+
+# ------------------------------------------------------------------------------ fine-tuning
+def _subset(train: list, fraction: float, seed: int = 0) -> list:
+    """The first `fraction` of a seeded permutation of the training frames (nested across fractions)."""
+    if fraction >= 1.0:
+        return train
+    order = np.random.default_rng(seed).permutation(len(train))
+    return [train[i] for i in sorted(order[: max(1, round(fraction * len(train)))])]
+
+
+def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters: int, init_from: str | None,
+             data_queries: int | None, extra: list[str] = ()) -> dict[str, Any]:
+    folder = output / "finetune" / row.name
+    trained_bn = "false" if row.weights == "none" else "true"
+    overrides = ["model.name=nae", f"model.backbone={row.backbone}", f"model.backbone_weights={row.weights}",
+                 f"+model.freeze_bn={trained_bn}", f"+model.freeze_stem={trained_bn}", f"data.root={root}",
+                 "train.tensorboard=false", "train.workers=0", "eval.period=-1"]
+    if init_from:
+        overrides += [f"model.init_from={init_from}", f"model.init_parts={row.parts}"]
+    cfg = load_config(FINETUNE_PRESET, overrides + list(extra))
+    data = load_scene_data(cfg["data"])
+    data.train = _subset(data.train, row.fraction)
+    if data_queries:
+        data.queries = list(data.queries[:data_queries])
+
+    def make_trainer(out_dir: Path, settings: TrainSettings, resume: str | None):
+        device = prepare_run(settings)
+        model_kwargs = derive_model_kwargs(cfg["model"], data, batch_size=settings.batch_size,
+                                           queue_batches=float(cfg["method"].get("queue_batches", 100)))
+        model = build_model(model_kwargs, cfg["model"])
+        trainer = build_trainer(settings=settings, model=model, model_kwargs=model_kwargs,
+                                train_dataset=SceneDataset(data.train, flip_prob=float(cfg["data"].get("flip_prob", 0.5))),
+                                collate_fn=collate_scenes, device=device, output_dir=out_dir, config=cfg,
+                                evaluator=None, resume=resume)
+        return trainer, device
+
+    settings = TrainSettings.from_section(cfg["train"])
+    plan = _plan(folder, lambda: _probe(lambda: make_trainer(folder / "probe", settings, None)[0], probe_iters),
+                 probe_iters, minutes)
+    settings = dataclasses.replace(settings, **_compressed(settings, plan["planned_epochs"]))
+    cfg["train"].update(epochs=settings.epochs, warmup_epochs=settings.warmup_epochs, milestones=settings.milestones)
+    trainer, device = make_trainer(folder, settings, "auto")
+    budget = CpuBudget(folder=folder, seconds=60.0 * minutes, max_iterations=plan["planned_iterations"])
+    trainer.hooks.insert(0, budget)
+    error = None
+    try:
+        trainer.train()
+    except StopTraining:
+        pass
+    except NonFiniteLossError as exc:
+        error = f"diverged at iteration {exc.iteration}"
+    model = du.unwrap_model(trainer.model).eval()
+    run = {"row": dataclasses.asdict(row), "init": row.init, "init_from": init_from, "minutes": minutes,
+           "cpu_minutes": budget.spent / 60.0, "stop": budget.reason, "iterations": trainer.iteration,
+           "epochs": trainer.iteration / plan["iters_per_epoch"], "train_frames": len(data.train), "plan": plan,
+           "loss": trainer.last_step.get("loss", float("nan")), "error": error}
+    if error is None:
+        run["reports"] = evaluate(model, data, device, EvalSettings.from_section(cfg["eval"]))
+    return run
+
+
+# ------------------------------------------------------------------------------ report
+def _cells(run: dict[str, Any] | None) -> list[Any]:
+    if run is None:
+        return ["pending"] * 6
+    if run.get("error"):
+        return [run["error"]] + ["-"] * 5
+    plain, cross = run["reports"]["plain"], run["reports"]["cross"]
+    return [plain["mAP"], plain["top1"], cross["mAP"], cross["top1"], plain.get("det_ap", float("nan")),
+            f"{run['cpu_minutes']:.0f} / {run['iterations']}"]
+
+
+def write_report(results: Path, settings_line: str) -> str:
+    rows = {name: _load(results / f"{name}.json") for name in ROWS}
+    pretrains = {name: _load(results / f"pretrain_{name}.json") for name in PRETRAININGS}
+    metrics = ["mAP", "top-1", "cross-cam mAP", "cross-cam top-1", "det AP", "CPU min / iterations"]
+    backbones = bench_report.markdown_table(
+        ["backbone", "init", *metrics],
+        [[ROWS[n].backbone, ROWS[n].init, *_cells(rows[n])] for n in ROWS if ROWS[n].table == "backbones"])
+    fraction_rows = []
+    for percent in (20, 40, 60, 80, 100):
+        suffix = "" if percent == 100 else f"_f{percent}"
+        for base in ("mnv2_imagenet", "mnv2_pre_all"):
+            name = base + suffix
+            fraction_rows.append([f"{percent}%", ROWS[name].init, *_cells(rows[name])])
+    fraction = bench_report.markdown_table(["target frames", "init", *metrics], fraction_rows)
+    source_rows = []
+    for name, label in (("mnv2_imagenet", "none (ImageNet)"), ("mnv2_pre_4src_noiam", "4 sources, no IAM"),
+                        ("mnv2_pre_4src_iam", "4 sources, IAM"), ("mnv2_pre_5src_noiam", "5 sources, no IAM"),
+                        ("mnv2_pre_all", "5 sources, IAM")):
+        source_rows.append([label, *_cells(rows[name])])
+    sources = bench_report.markdown_table(["pre-training", *metrics], source_rows)
+    placement = bench_report.markdown_table(
+        ["re-ID crop placement", *metrics],
+        [["random_paste", *_cells(rows["mnv2_pre_paste"])], ["expand_resize", *_cells(rows["mnv2_pre_all"])]])
+    pre_rows = [[name, p["backbone"] if (p := pretrains[name]) else PRETRAININGS[name].backbone,
+                 ", ".join(PRETRAININGS[name].sources), "on" if PRETRAININGS[name].alignment else "off",
+                 PRETRAININGS[name].placement,
+                 f"{p['cpu_minutes']:.0f}" if p else "pending", p["steps"] if p else "-", p["stop"] if p else "-"]
+                for name in PRETRAININGS]
+    pre = bench_report.markdown_table(
+        ["pre-training", "backbone", "sources", "IAM", "placement", "CPU min", "iterations", "stopped by"], pre_rows)
+    body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}\n"
+            "Reading: [docs/pretrainps.md](docs/pretrainps.md). `pending`: not run yet (resume with the command above).\n\n"
+            f"### Pre-training runs\n\n{pre}\n### Backbones (Table 1)\n\n{backbones}\n"
+            f"### Target-data fraction (Fig. 5)\n\n{fraction}\n### Alignment modules as sources are added (Fig. 6)\n\n"
+            f"{sources}\n### Crop placement (Table 4)\n\n{placement}")
+    return body
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS), help="rows to complete")
+    parser.add_argument("--pretrain-minutes", type=float, default=90.0, help="CPU minutes per pre-training")
+    parser.add_argument("--finetune-minutes", type=float, default=30.0, help="CPU minutes per fine-tune")
+    parser.add_argument("--train-threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--probe-iters", type=int, default=8)
+    parser.add_argument("--size", default="small", help="size of the target PRW world")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the target PRW world")
+    parser.add_argument("--cache", type=Path, default=Path("data/worlds"))
+    parser.add_argument("--max-queries", type=int, help="score only the first N queries (quick checks)")
+    parser.add_argument("--pretrain-config", default=PRETRAIN_PRESET, help="pre-training preset or YAML")
+    parser.add_argument("--pretrain-override", action="append", default=[], metavar="key=value",
+                        help="extra override of the pre-training config (e.g. a tiny validation)")
+    parser.add_argument("--finetune-override", action="append", default=[], metavar="key=value",
+                        help="extra override of the fine-tuning preset")
+    parser.add_argument("--output", type=Path, default=Path("runs/bench_pretrain"))
+    parser.add_argument("--results", type=Path, default=Path("benchmarks/results/pretrain_prw"))
+    parser.add_argument("--report-only", action="store_true", help="rebuild the section from the kept results")
+    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.train_threads)
+    settings_line = (f"- budgets: {args.pretrain_minutes:g} CPU minutes per pre-training, {args.finetune_minutes:g} "
+                     f"CPU minutes per fine-tune ({args.train_threads} thread); target: synthetic `prw` world, size "
+                     f"`{args.size}`, seed {args.seed}; pre-training: `{args.pretrain_config}`"
+                     + (f" with `{' '.join(args.pretrain_override)}`" if args.pretrain_override else "")
+                     + f"; fine-tuning: `{FINETUNE_PRESET}` with `model.name=nae`"
+                     + (f" `{' '.join(args.finetune_override)}`" if args.finetune_override else "") + "\n")
+    if not args.report_only:
+        root = ensure_prw_world(args.size, args.seed, args.cache)
+        args.results.mkdir(parents=True, exist_ok=True)
+        key = {"finetune_minutes": args.finetune_minutes, "root": str(root), "max_queries": args.max_queries,
+               "pretrain_minutes": args.pretrain_minutes, "pretrain_config": args.pretrain_config,
+               "pretrain_overrides": args.pretrain_override, "finetune_overrides": args.finetune_override}
+        for name in args.rows:
+            row = ROWS[name]
+            saved = _load(args.results / f"{name}.json")
+            if saved and saved.get("settings") == key:
+                print(f"{name}: kept result")
+                continue
+            init_from = None
+            if row.pretraining:
+                summary = pretrain(PRETRAININGS[row.pretraining], minutes=args.pretrain_minutes, output=args.output,
+                                   results=args.results, probe_iters=args.probe_iters, extra=args.pretrain_override,
+                                   preset=args.pretrain_config)
+                init_from = summary["checkpoint"]
+            run = finetune(row, root=root, minutes=args.finetune_minutes, output=args.output,
+                           probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
+                           extra=args.finetune_override)
+            run["settings"] = key
+            atomic_write_json(args.results / f"{name}.json", run)
+            plain = run.get("reports", {}).get("plain", {})
+            print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f} top-1 {plain.get('top1', float('nan')):.2f}")
+    body = write_report(args.results, settings_line)
+    print(body)
+    if not args.no_write:
+        bench_report.update_section(SECTION, body)
+
+
+if __name__ == "__main__":
+    main()
