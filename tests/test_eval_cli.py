@@ -35,7 +35,7 @@ def test_eval_results_prints_and_writes_json(hand, tmp_path, capsys):
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(out.read_text())
-    assert calls == [("prw", "/data/PRW", {})]
+    assert calls == [("prw", "/data/PRW", {"read_train": False})]
     assert printed["mAP"] == pytest.approx(100 * 0.7 * 2 / 3)
     assert (printed["top1"], printed["num_queries"], printed["num_skipped"]) == (100.0, 1, 1)
     # gallery gts: A 1, B 2, C 1, D 1, Q 1 = 6; matched at 0.5: A, D, Q (B's detections miss)
@@ -55,7 +55,7 @@ def test_gallery_size_is_passed_to_the_loader(hand, capsys):
     main(["eval-results", "--dataset", "cuhk-sysu", "--root", "r", "--gallery-size", "50", str(path)])
     assert calls[-1] == ("cuhk-sysu", "r", {"gallery_size": 50})
     main(["eval-results", "--dataset", "prw", "--root", "r", "--strict", str(path)])
-    assert calls[-1] == ("prw", "r", {"strict": True})
+    assert calls[-1] == ("prw", "r", {"strict": True, "read_train": False})
 
 
 def test_errors_are_reported_plainly(hand, tmp_path, capsys):

@@ -62,6 +62,16 @@ def test_round_trip_and_query_choice(tmp_path):
         assert any(s.camera != query.camera for s in others)  # a cross-camera match exists
 
 
+def test_scoring_reads_the_test_frames_only(tmp_path):
+    write_prw(FakeWorld(), tmp_path, show_progress=False)
+    full, test_only = load_prw(tmp_path), load_prw(tmp_path, read_train=False)
+    assert test_only.train == [] and test_only.num_train_pids == 0
+    assert [q.name for q in test_only.queries] == [q.name for q in full.queries]
+    for a, b in zip(full.gallery, test_only.gallery, strict=True):
+        assert a.name == b.name and a.pids.tolist() == b.pids.tolist()
+        np.testing.assert_array_equal(a.boxes, b.boxes)
+
+
 def test_annotation_files_are_deterministic(tmp_path):
     for name in ("a", "b"):
         write_prw(FakeWorld(seed=5), tmp_path / name, show_progress=False)

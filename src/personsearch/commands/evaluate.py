@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from personsearch.evaluation.cbgm import CBGM_PRESETS
-from personsearch.evaluation.results_file import load_results
-from personsearch.evaluation.scene_evaluator import evaluate_search_results
 from personsearch.utils.atomic import atomic_write_json
 
 DATASETS = ("cuhk-sysu", "prw")
@@ -43,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from personsearch.data.catalog import load_dataset
+    from personsearch.evaluation.cbgm import CBGM_PRESETS
+    from personsearch.evaluation.results_file import load_results
+    from personsearch.evaluation.scene_evaluator import evaluate_search_results
 
     if args.gallery_size is not None and args.dataset != "cuhk-sysu":
         raise ValueError("--gallery-size applies to cuhk-sysu only (PRW searches every test frame)")
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {"strict": True} if args.strict else {}
     if args.gallery_size is not None:
         kwargs["gallery_size"] = args.gallery_size
+    if args.dataset == "prw":
+        kwargs["read_train"] = False  # scoring needs the test frames only
     data = load_dataset(args.dataset, args.root, **kwargs)
     report = evaluate_search_results(
         results, data, cross_camera=args.cross_camera, det_thresh=args.det_thresh,

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from personsearch.data.errors import DatasetFormatError
-from personsearch.data.formats.boxes import clip_box, image_size, xywh_to_xyxy
+from personsearch.data.formats.boxes import check_boxes, clip_box, image_size, xywh_to_xyxy
 from personsearch.data.formats.matfile import cell_column, mat_string, read_mat_variable, write_mat
 from personsearch.data.formats.problems import AnnotationProblems, tolerant_box
 from personsearch.data.formats.writing import WriteResult, progress, save_image
@@ -67,6 +67,16 @@ def _frame(root: Path, stem: str, *, check_images: bool, problems: AnnotationPro
         error = exc if isinstance(exc, DatasetFormatError) else DatasetFormatError(file, str(exc))
         problems.handle(error, "skipped the frame")
         return None
+    pid_column = rows[:, 0]
+    if np.all((pid_column == np.round(pid_column)) & ((pid_column >= 0) | (pid_column == PRW_UNLABELLED))):
+        try:  # the usual case, every box valid: checked at once
+            boxes = check_boxes(xywh_to_xyxy(rows[:, 1:]), width=width, height=height, file=file, record=name)
+        except DatasetFormatError:
+            boxes = None
+        if boxes is not None:
+            pids = np.where(pid_column == PRW_UNLABELLED, UNLABELLED, pid_column).astype(np.int64)
+            return SceneRecord(name=name, image_path=str(root / "frames" / name), boxes=boxes, pids=pids,
+                               camera=camera, width=width, height=height)
     boxes, pids = [], []
     for index, row in enumerate(rows):
         pid = row[0]
@@ -122,8 +132,11 @@ def _queries(root: Path, test: dict[str, SceneRecord], problems: AnnotationProbl
     return queries
 
 
-def load_prw(root: str | Path, *, check_images: bool = True, strict: bool = False) -> SceneSearchData:
+def load_prw(root: str | Path, *, check_images: bool = True, strict: bool = False,
+             read_train: bool = True) -> SceneSearchData:
     """Training frames (contiguous labels), test frames (original ids) and the queries.
+
+    read_train=False leaves the training frames unread (`train` is empty): what scoring needs.
 
     Every query's gallery is all test frames except its own (`SceneQuery.gallery` is None).
     strict=False (default) skips unreadable frames, bad boxes and query lines, and clips boxes
@@ -137,7 +150,7 @@ def load_prw(root: str | Path, *, check_images: bool = True, strict: bool = Fals
                  for stem in _frame_names(root / file_name, variable))
         return [frame for frame in found if frame is not None]
 
-    train = frames("frame_train.mat", "img_index_train")
+    train = frames("frame_train.mat", "img_index_train") if read_train else []
     test = frames("frame_test.mat", "img_index_test")
     train_ids = sorted({int(p) for scene in train for p in scene.pids if p != UNLABELLED})
     pid_map = {pid: label for label, pid in enumerate(train_ids)}
