@@ -14,13 +14,12 @@ import json
 import os
 import sys
 
-from personsearch.config import apply_overrides, load_config
-from personsearch.engine.checkpoint import load_checkpoint
-from personsearch.engine.trainer import NonFiniteLossError
-from personsearch.methods import get_recipe, method_name
-
 
 def _train(args: argparse.Namespace) -> int:
+    from personsearch.config import load_config
+    from personsearch.engine.trainer import NonFiniteLossError
+    from personsearch.methods import get_recipe, method_name
+
     cfg = load_config(args.config, args.overrides)
     recipe = get_recipe(method_name(cfg))
     try:
@@ -34,6 +33,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from personsearch.config import apply_overrides, load_config
+    from personsearch.engine.checkpoint import load_checkpoint
+    from personsearch.methods import get_recipe, method_name
+
     if args.config is not None:
         cfg = load_config(args.config, args.overrides)
     else:  # the config saved with the checkpoint, with this command's overrides applied
