@@ -30,7 +30,7 @@ SEARCH_MODEL_FILE = "search_model.pth"
 ClusterScorer = Callable[[np.ndarray], Mapping[str, float]]
 
 
-def _broadcast(tensor: torch.Tensor) -> torch.Tensor:
+def broadcast_from_main(tensor: torch.Tensor) -> torch.Tensor:
     if du.is_distributed():
         dist.broadcast(tensor, src=0)
     return tensor
@@ -78,7 +78,7 @@ class ClusteringHook(HookBase):
             model.eval()
             features = memory_features(model, self.records, self.device, self.progress).to(features)
             model.train()
-        model.memory.initialise(_broadcast(features))
+        model.memory.initialise(broadcast_from_main(features))
 
     def before_epoch(self, trainer: "Trainer") -> None:
         memory = du.unwrap_model(trainer.model).memory
@@ -98,7 +98,7 @@ class ClusteringHook(HookBase):
             if self.progress:
                 tqdm.write(f"epoch {trainer.epoch + 1}: {int(sizes.size)} clusters "
                            f"({int((sizes == 1).sum())} singletons) in {stats['cluster/seconds']:.1f} s")
-        memory.set_labels(_broadcast(labels))
+        memory.set_labels(broadcast_from_main(labels))
         self.epoch_stats = stats
 
     def after_epoch(self, trainer: "Trainer") -> None:

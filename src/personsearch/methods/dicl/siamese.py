@@ -117,6 +117,9 @@ class DICLTrainingModel(nn.Module):
         self.memory = ClusterMemory(num_slots=num_slots, num_features=search_model.roi_heads.embedding_head.dim,
                                     temperature=memory_temperature, momentum=memory_momentum,
                                     hard_negative_mass=hard_negative_mass)
+        # The memory is kept identical on every rank (gathered updates, broadcast clusters), so
+        # DistributedDataParallel need not re-broadcast it (N x D floats) before every forward.
+        self._ddp_params_and_buffers_to_ignore = [f"memory.{name}" for name, _ in self.memory.named_buffers()]
         self.siamese = siamese
         self.instance_size = tuple(int(v) for v in instance_size)
         self.memory_weight = memory_weight
