@@ -27,6 +27,7 @@ import argparse
 import dataclasses
 import json
 import math
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -184,6 +185,7 @@ def _plan(folder: Path, make_probe, probe_iters: int, minutes: float) -> dict[st
         if plan.get("minutes") == minutes:
             return plan
     seconds_per_iter, iters_per_epoch = make_probe()
+    shutil.rmtree(folder / "probe", ignore_errors=True)
     planned = max(1, int(60.0 * minutes / seconds_per_iter))
     plan = {"minutes": minutes, "seconds_per_iter": seconds_per_iter, "iters_per_epoch": iters_per_epoch,
             "planned_iterations": planned, "planned_epochs": planned / iters_per_epoch, "probe_iters": probe_iters}
@@ -209,7 +211,8 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
         summary = json.loads(summary_path.read_text())
         if summary.get("minutes") == minutes and (folder / PRETRAINED_FILE).is_file():
             return summary
-    base = p.overrides() + [f"output_dir={folder}", "train.tensorboard=false", "train.workers=0"] + extra
+    base = p.overrides() + [f"output_dir={folder}", "train.tensorboard=false", "train.workers=0",
+                            "train.progress=false"] + extra
     cfg = load_config(preset, base)
 
     def probe() -> tuple[float, int]:
@@ -265,7 +268,8 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
     trained_bn = "false" if row.weights == "none" else "true"
     overrides = ["model.name=nae", f"model.backbone={row.backbone}", f"model.backbone_weights={row.weights}",
                  f"+model.freeze_bn={trained_bn}", f"+model.freeze_stem={trained_bn}", f"data.root={root}",
-                 "train.tensorboard=false", "train.workers=0", "eval.period=-1"]
+                 "train.tensorboard=false", "train.workers=0", "train.progress=false", "eval.period=-1",
+                 "eval.progress=false"]
     if init_from:
         overrides += [f"model.init_from={init_from}", f"model.init_parts={row.parts}"]
     cfg = load_config(FINETUNE_PRESET, overrides + list(extra))
@@ -318,7 +322,7 @@ def _cells(run: dict[str, Any] | None) -> list[Any]:
         return [run["error"]] + ["-"] * 5
     plain, cross = run["reports"]["plain"], run["reports"]["cross"]
     return [plain["mAP"], plain["top1"], cross["mAP"], cross["top1"], plain.get("det_ap", float("nan")),
-            f"{run['cpu_minutes']:.0f} / {run['iterations']}"]
+            f"{run['cpu_minutes']:.1f} / {run['iterations']}"]
 
 
 def write_report(results: Path, settings_line: str) -> str:
@@ -347,7 +351,7 @@ def write_report(results: Path, settings_line: str) -> str:
     pre_rows = [[name, p["backbone"] if (p := pretrains[name]) else PRETRAININGS[name].backbone,
                  ", ".join(PRETRAININGS[name].sources), "on" if PRETRAININGS[name].alignment else "off",
                  PRETRAININGS[name].placement,
-                 f"{p['cpu_minutes']:.0f}" if p else "pending", p["steps"] if p else "-", p["stop"] if p else "-"]
+                 f"{p['cpu_minutes']:.1f}" if p else "pending", p["steps"] if p else "-", p["stop"] if p else "-"]
                 for name in PRETRAININGS]
     pre = bench_report.markdown_table(
         ["pre-training", "backbone", "sources", "IAM", "placement", "CPU min", "iterations", "stopped by"], pre_rows)
