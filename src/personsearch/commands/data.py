@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import argparse
 
-from personsearch.data.catalog import list_datasets, load_dataset, write_dataset
-from personsearch.data.stats import dataset_stats, format_stats
-from personsearch.data.synth.world import list_world_sizes
+from personsearch.commands.choices import LazyChoices
 
 # loaders that work around messy records unless strict (the others always stop at the first)
 TOLERANT_FORMATS = ("cuhk-sysu", "prw", "cuhk-pedes", "icfg-pedes", "rstpreid")
 
 
+def _list_datasets() -> list[str]:
+    from personsearch.data.catalog import list_datasets
+
+    return list_datasets()
+
+
+def _list_world_sizes() -> list[str]:
+    from personsearch.data.synth.world import list_world_sizes
+
+    return list_world_sizes()
+
+
 def _generate(args: argparse.Namespace) -> int:
+    from personsearch.data.catalog import write_dataset
     from personsearch.data.synth.world import SynthWorld
 
     world = SynthWorld(size=args.size, seed=args.seed)
@@ -24,6 +35,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from personsearch.data.catalog import load_dataset
+    from personsearch.data.stats import dataset_stats, format_stats
+
     kwargs = {}
     if args.strict:
         if args.format not in TOLERANT_FORMATS:
@@ -43,15 +57,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     generate = commands.add_parser("generate", help="write a synthetic world in a real dataset format")
-    generate.add_argument("--format", required=True, choices=list_datasets())
-    generate.add_argument("--size", default="tiny", choices=list_world_sizes())
+    generate.add_argument("--format", required=True, choices=LazyChoices(_list_datasets), metavar="FORMAT",
+                          help="dataset format: %(choices)s")
+    generate.add_argument("--size", default="tiny", choices=LazyChoices(_list_world_sizes), metavar="SIZE",
+                          help="world size: %(choices)s (default tiny)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", required=True, help="output folder")
     generate.add_argument("--workers", type=int, default=2, help="processes rendering the world")
     generate.set_defaults(func=_generate)
 
     stats = commands.add_parser("stats", help="load a dataset and print per-split statistics")
-    stats.add_argument("--format", required=True, choices=list_datasets())
+    stats.add_argument("--format", required=True, choices=LazyChoices(_list_datasets), metavar="FORMAT",
+                       help="dataset format: %(choices)s")
     stats.add_argument("root", help="dataset folder")
     stats.add_argument("--strict", action="store_true",
                        help="stop at the first annotation problem instead of skipping or clipping it "
