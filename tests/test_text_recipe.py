@@ -8,7 +8,7 @@ from PIL import Image
 
 from personsearch.config import load_config
 from personsearch.text.data import load_image
-from personsearch.text.image_encoders import build_image_encoder, load_vit_weights
+from personsearch.text.image_encoders import build_image_encoder
 from personsearch.text.losses import CTLGLoss
 from personsearch.text.optim import build_optimizer, parameter_groups
 from personsearch.text.text_encoders import build_text_encoder, load_bert_weights

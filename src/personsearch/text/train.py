@@ -15,7 +15,6 @@ import copy
 from pathlib import Path
 from typing import Any, Mapping
 
-import torch
 
 from personsearch.config import ConfigError, section
 from personsearch.data.catalog import dataset_kind, load_dataset
