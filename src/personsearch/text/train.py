@@ -15,7 +15,6 @@ import copy
 from pathlib import Path
 from typing import Any, Mapping
 
-
 from personsearch.config import ConfigError, section
 from personsearch.data.catalog import dataset_kind, load_dataset
 from personsearch.data.records import CaptionData
