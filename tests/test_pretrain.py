@@ -244,3 +244,8 @@ def test_presets_read():
     synth = load_config("preset:pretrain_synth")["data"]["sources"]
     seeds = [s["synth"]["seed"] for s in synth.values()]
     assert len(set(seeds)) == 5 and min(seeds) >= 1000  # never a target world's seed
+
+
+def test_missing_source_root_is_named(tmp_path, capsys):
+    assert main(["pretrain", "--config", "preset:pretrain_hybrid", f"output_dir={tmp_path}"]) == 1
+    assert "data.sources.crowdhuman.root=" in capsys.readouterr().err

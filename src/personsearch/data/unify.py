@@ -135,8 +135,11 @@ def load_sources(source_cfgs: Mapping[str, Mapping[str, Any]], *, instance_ids: 
     datasets = {}
     for name, cfg in source_cfgs.items():
         fmt, root = cfg.get("format"), cfg.get("root")
-        if not fmt or not root:
-            raise ValueError(f"source {name!r} needs `format` and `root`; got {dict(cfg)}")
+        if not fmt:
+            raise ValueError(f"source {name!r} needs a `format` (a catalog name); got {dict(cfg)}")
+        if not root:
+            raise ValueError(f"source {name!r} needs a root: add data.sources.{name}.root=/path/to/{fmt} "
+                             f"(or drop it with data.sources.{name}=null)")
         if not Path(root).exists():
             raise FileNotFoundError(f"source {name!r}: {root} does not exist")
         datasets[name] = (fmt, load_dataset(fmt, root, **dict(cfg.get("loader") or {})))
