@@ -1,8 +1,10 @@
 """Indexing on a local Ray instance (two workers) builds the same index as the local engine;
 a failing shard is retried; a rerun after an interruption skips the finished shards.
 
-Slow (about 40 s on a quiet 2-core machine, most of it starting Ray and its workers, each
-importing torch): run with `python -m pytest -m slow tests/test_index_ray.py`.
+Starting Ray and its workers (each importing torch) takes most of the time: the equality and
+retry test runs in CI, the rerun test is marked slow (`python -m pytest -m slow
+tests/test_index_ray.py`); resuming from kept shards is also tested with the local engine
+(tests/test_index_shards.py).
 """
 
 from dataclasses import dataclass
@@ -12,7 +14,6 @@ import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow
 
 from personsearch.index import LocalEngine, SearchModelEmbedder, index_gallery  # noqa: E402
 from personsearch.index.ray_engine import RayEngine, ShardFailedError  # noqa: E402
@@ -90,6 +91,7 @@ def test_ray_engine_equals_local_and_retries_a_failed_shard(local_ray, gallery, 
     assert not (tmp_path / "shards").exists()  # shard results are dropped once the index is saved
 
 
+@pytest.mark.slow
 def test_rerun_after_a_failure_skips_finished_shards(local_ray, gallery, tmp_path):
     local = build(LocalEngine(FlakySpec(str(tmp_path / "unused")).build()), gallery, tmp_path / "local.npz")
     marker = tmp_path / "marker"
