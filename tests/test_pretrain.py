@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 
 from personsearch.cli import main
@@ -231,6 +232,19 @@ def test_init_from_backbone_and_whole_model(tiny_run, tmp_path):
                        before["roi_heads.embedding_head.projectors.feat_res4.0.weight"])  # heads untouched
     with pytest.raises(InitFromError, match="backbone only"):
         initialise_from(seqnet, backbone_file, "all")
+    # the backbone export uses torchvision's key names: it loads into the classification network
+    network = torchvision.models.get_model("shufflenet_v2_x1_0")
+    result = network.load_state_dict(torch.load(backbone_file, weights_only=True)["model"], strict=False)
+    assert set(result.missing_keys) == {"fc.weight", "fc.bias"} and not result.unexpected_keys
+    assert torch.equal(network.conv5[0].weight, source["roi_heads.box_head.layers.conv5.0.weight"])
+    # and a plain torchvision state dict initialises a search model's backbone
+    mobilenet = torchvision.models.get_model("mobilenet_v2").state_dict()
+    model = build_search_model(**dict(kwargs, backbone="mobilenet_v2"))
+    initialise_from(model, {"state_dict": mobilenet}, "backbone", backbone="mobilenet_v2")
+    assert torch.equal(model.state_dict()["roi_heads.box_head.layers.0.conv.0.0.weight"],
+                       mobilenet["features.14.conv.0.0.weight"])
+    with pytest.raises(InitFromError, match="must be named"):
+        initialise_from(model, mobilenet, "backbone")
     with pytest.raises(InitFromError, match=r"missing from the file: roi_heads\.box_predictor"):
         initialise_from(build_search_model(**dict(kwargs, name="seqnet")), run / "pretrained.pth", "all")
     with pytest.raises(InitFromError, match=r"'shufflenet_v2_x1_0'.*missing from the file: backbone\.conv1\.weight"):

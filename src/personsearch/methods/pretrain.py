@@ -168,7 +168,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extr
             model_kwargs["queue_size"] = _auto_queue(unified, train_settings.batch_size, settings.queue_batches)
         search_model = build_search_model(**model_kwargs)
         if init_from:
-            initialise_from(search_model, init_from, init_parts)
+            initialise_from(search_model, init_from, init_parts, backbone=model_kwargs.get("backbone"))
         embedding_dim = int(model_kwargs.get("embedding_dim", 256))
         model = build_pretraining_model(search_model, unified, settings, embedding_dim=embedding_dim)
         dataset = pretraining_dataset(section(cfg, "data"), unified)

@@ -1,5 +1,6 @@
-"""Pre-trained model files: the whole search model or its backbone only, with metadata
-(format, parts, backbone, model keyword arguments, sources, steps), loadable by
+"""Pre-trained model files: the whole search model or its backbone only (under torchvision's key
+names), with metadata (format, parts, key names, backbone, model keyword arguments, sources,
+steps), loadable by
 `model.init_from` (see `models.init_from`) with `torch.load(..., weights_only=True)`."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from personsearch.engine.checkpoint import load_checkpoint
 from personsearch.models.init_from import INIT_PARTS, PRETRAINED_FORMAT, backbone_state, search_model_state
+from personsearch.models.torchvision_keys import to_torchvision
 from personsearch.utils.atomic import atomic_torch_save
 
 PRETRAINED_FILE = "pretrained.pth"
@@ -37,7 +39,8 @@ def export_pretrained(*, trainer_state: Mapping[str, Any], out: str | os.PathLik
         "backbone": kwargs.get("backbone"),
         "model_name": kwargs.get("name", "seqnet"),
         "model_kwargs": kwargs,
-        "model": state if parts == "all" else backbone_state(state),
+        "key_names": "search_model" if parts == "all" else "torchvision",
+        "model": state if parts == "all" else to_torchvision(backbone_state(state), kwargs["backbone"]),
         "pretrain": {"sources": _source_list(sources), "steps": int(trainer_state.get("iteration", 0)),
                      "epochs": int(trainer_state.get("epoch", 0)), "method": dict(config.get("method") or {})},
     }

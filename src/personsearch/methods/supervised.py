@@ -116,7 +116,7 @@ def build_model(model_kwargs: Mapping[str, Any], model_cfg: Mapping[str, Any]) -
     model = build_search_model(**model_kwargs)
     init_from, init_parts = init_options(model_cfg)
     if init_from:
-        initialise_from(model, init_from, init_parts)
+        initialise_from(model, init_from, init_parts, backbone=model_kwargs.get("backbone"))
     return model
 
 

@@ -1,8 +1,9 @@
 """Initialise a search model from a pre-trained checkpoint: the backbone only, or the whole model.
 
-Accepted files: what `personsearch pretrain export` writes, a pre-training checkpoint (its
-search model's weights are taken out of the training wrapper), or any training checkpoint with
-"model_kwargs" and "model". The backbone is the stride-16 body plus the RoI head built from the
+Accepted files: what `personsearch pretrain --export` writes (backbone exports use torchvision's
+key names), a pre-training checkpoint (its search model's weights are taken out of the training
+wrapper), any training checkpoint with "model_kwargs" and "model", or a plain torchvision state
+dict of the backbone (backbone only). The backbone is the stride-16 body plus the RoI head built from the
 backbone's last stage (SeqNet's two copies of it both take those weights, as ImageNet init
 gives both the same). OIM's lookup table and queue belong to the training data's identities
 and are never copied. Whatever does not fit (missing, unexpected or differently shaped keys)
@@ -16,6 +17,8 @@ from typing import Any, Mapping
 
 import torch
 from torch import nn
+
+from .torchvision_keys import from_torchvision, looks_like_torchvision
 
 INIT_PARTS = ("backbone", "all")
 INIT_KEYS = ("init_from", "init_parts")  # the config's `model` keys read here, not by the model builder
@@ -32,8 +35,18 @@ class InitFromError(ValueError):
     pass
 
 
-def search_model_state(checkpoint: Mapping[str, Any], *, source: str = "checkpoint") -> dict[str, torch.Tensor]:
-    """The search model's state dict held by any accepted file (see the module docstring)."""
+def search_model_state(checkpoint: Mapping[str, Any], *, source: str = "checkpoint",
+                       backbone: str | None = None) -> dict[str, torch.Tensor]:
+    """The search model's state dict (or its backbone part) held by any accepted file (see the
+    module docstring); `backbone` names the key scheme of a plain torchvision state dict."""
+    if checkpoint.get("format") == PRETRAINED_FORMAT and checkpoint.get("key_names") == "torchvision":
+        return from_torchvision(checkpoint["model"], checkpoint["backbone"])
+    plain = checkpoint.get("state_dict", checkpoint)
+    if "model" not in checkpoint and isinstance(plain, Mapping) and plain and looks_like_torchvision(plain) \
+            and all(torch.is_tensor(v) for v in plain.values()):
+        if backbone is None:
+            raise InitFromError(f"{source}: a plain torchvision state dict; its backbone must be named")
+        return from_torchvision(plain, backbone)
     if "model" not in checkpoint or not isinstance(checkpoint["model"], Mapping):
         raise InitFromError(f"{source}: no 'model' state dict (keys: {sorted(checkpoint)})")
     state = dict(checkpoint["model"])
@@ -76,8 +89,10 @@ def _fit(model: nn.Module, wanted: dict[str, torch.Tensor], target_keys: list[st
     model.load_state_dict(wanted, strict=False)
 
 
-def initialise_from(model: nn.Module, checkpoint: str | os.PathLike | Mapping[str, Any], parts: str = "all") -> None:
-    """Copy pre-trained weights into `model` (built, not yet trained); see the module docstring."""
+def initialise_from(model: nn.Module, checkpoint: str | os.PathLike | Mapping[str, Any], parts: str = "all",
+                    *, backbone: str | None = None) -> None:
+    """Copy pre-trained weights into `model` (built, not yet trained); see the module docstring.
+    `backbone`: the model's backbone name, needed to read plain torchvision state dicts."""
     if parts not in INIT_PARTS:
         raise InitFromError(f"model.init_parts must be one of {', '.join(INIT_PARTS)}; got {parts!r}")
     source = str(checkpoint) if not isinstance(checkpoint, Mapping) else "checkpoint"
@@ -87,9 +102,10 @@ def initialise_from(model: nn.Module, checkpoint: str | os.PathLike | Mapping[st
         checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if not isinstance(checkpoint, Mapping):
             raise InitFromError(f"{source}: expected a dict checkpoint, got {type(checkpoint).__name__}")
-    if checkpoint.get("format") == PRETRAINED_FORMAT and checkpoint.get("parts") == "backbone" and parts == "all":
+    state = search_model_state(checkpoint, source=source, backbone=backbone)
+    backbone_only = all(k.startswith((BODY_PREFIX, HEAD_PREFIX)) for k in state)
+    if backbone_only and parts == "all":
         raise InitFromError(f"{source} holds the backbone only; use model.init_parts=backbone")
-    state = search_model_state(checkpoint, source=source)
     own_keys = list(model.state_dict())
     if parts == "all":
         wanted = {k: v for k, v in state.items() if not k.startswith(SKIPPED)}
