@@ -27,6 +27,8 @@ class DemoOutcome:
     report: str
     contact_sheet: str
     seconds: float
+    image_query: dict  # {"pid", "correct": [bool per hit]}
+    text_query: dict | None = None  # {"description", "pid", "correct", "report"} when a text model was given
 
 
 def pick_query(data: SceneSearchData) -> int:
@@ -58,6 +60,23 @@ def search_gallery(data: SceneSearchData, query_position: int, folder: Path) -> 
     return folder
 
 
+def describe_person(*, size: str, seed: int, pid: int, camera: int) -> str:
+    """A description of PRW person `pid` of the world (size, seed), seen from the front by a camera
+    numbered as in PRW frame names, written by the world's own caption writer."""
+    from personsearch.data.synth.captions import describe
+    from personsearch.data.synth.visibility import visible_attributes
+    from personsearch.data.synth.world import SynthWorld
+
+    world = SynthWorld(size=size, seed=seed)
+    attributes = world.identity_attributes(pid - 1)  # PRW ids are world ids + 1
+    style = world.cameras[camera - 1].style
+    return describe(visible_attributes(attributes, "front"), "front", style, np.random.default_rng(pid))[0]
+
+
+def _first_rank(correct: list[bool]) -> str:
+    return str(correct.index(True) + 1) if any(correct) else "none"
+
+
 def _hits_person(hit, person_boxes: np.ndarray | None) -> bool:
     """The hit is the query person: its box overlaps that person's box in the image with IoU >= 0.5."""
     if person_boxes is None or len(person_boxes) == 0:
@@ -68,8 +87,9 @@ def _hits_person(hit, person_boxes: np.ndarray | None) -> bool:
 
 def run_demo(
     *, workdir: Path, checkpoint: Path, size: str = "demo", seed: int = 1, device: str = "cpu",
-    workers: int = 2, top_k: int = 10, batch_size: int = 2,
+    workers: int = 2, top_k: int = 10, batch_size: int = 2, text_checkpoint: Path | None = None,
 ) -> DemoOutcome:
+    """`text_checkpoint`: also search the same gallery for a written description of the query person."""
     from personsearch.api import PersonSearcher
     from personsearch.index import checkpoint_identity
     from personsearch.methods.supervised import EvalSettings, evaluate_model
@@ -106,5 +126,25 @@ def run_demo(
     for hit, is_correct in zip(hits, correct):
         mark = "the query person" if is_correct else "someone else"
         print(f"  {hit.rank:2d}. {Path(hit.image).name}  score {hit.score:.3f}  ({mark})")
+    text_query = None
+    if text_checkpoint is not None:
+        from personsearch.text.searcher import TextSearcher
+
+        description = describe_person(size=size, seed=seed, pid=int(query.pid), camera=int(query.camera))
+        text_searcher = TextSearcher(checkpoint=text_checkpoint, device=device, detector=checkpoint, progress=False)
+        text_searcher.index(gallery)
+        text_hits = text_searcher.search(description, top_k=top_k)
+        text_correct = [_hits_person(hit, truth.get(Path(hit.image).name)) for hit in text_hits]
+        text_report = text_searcher.write_report(description, text_hits, workdir / "text_search_report")
+        text_query = {"description": description, "pid": int(query.pid), "correct": text_correct,
+                      "report": str(text_report)}
+        print(f"text search for person {query.pid}: \"{description}\"")
+        for hit, is_correct in zip(text_hits, text_correct):
+            mark = "the described person" if is_correct else "someone else"
+            print(f"  {hit.rank:2d}. {Path(hit.image).name}  score {hit.score:.3f}  ({mark})")
+    print(f"person {query.pid} in the top {top_k}: image query {sum(correct)} hits (first at rank {_first_rank(correct)})"
+          + (f"; text query {sum(text_query['correct'])} hits (first at rank {_first_rank(text_query['correct'])})"
+             if text_query else ""))
     return DemoOutcome(metrics=metrics, report=str(report), contact_sheet=str(sheet),
-                       seconds=time.perf_counter() - start)
+                       seconds=time.perf_counter() - start, image_query={"pid": int(query.pid), "correct": correct},
+                       text_query=text_query)

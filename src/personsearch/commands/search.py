@@ -12,11 +12,17 @@ from personsearch.export import PYTORCH, RUNTIMES
 from personsearch.utils.atomic import atomic_write_json
 
 DEFAULT_CHECKPOINT = "demo_seqnet.pth"
+SHIPPED_TEXT_MODEL = "text_minilm_mnv2.pth"  # projection heads over the offline MiniLM and MobileNetV2
+
+
+def shipped_asset(name: str) -> Path:
+    """Path of a file shipped in the package (personsearch/assets/), whether or not it exists."""
+    return Path(str(resources.files("personsearch") / "assets" / name))
 
 
 def default_checkpoint() -> Path:
     """The demo checkpoint shipped in the package (personsearch/assets/)."""
-    path = Path(str(resources.files("personsearch") / "assets" / DEFAULT_CHECKPOINT))
+    path = shipped_asset(DEFAULT_CHECKPOINT)
     if not path.is_file():
         raise FileNotFoundError(
             f"no --checkpoint given and this installation ships no default checkpoint ({path}); "

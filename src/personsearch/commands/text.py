@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_CHECKPOINT = "runs/ctlg_synth/last.pth"
+from personsearch.commands.search import SHIPPED_TEXT_MODEL, shipped_asset
 
 
 def register(subparsers) -> None:
@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("description")
     p.add_argument("--gallery", required=True, help="folder of images")
     p.add_argument("--top-k", type=int, default=10)
-    p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help=f"text model checkpoint (default {DEFAULT_CHECKPOINT})")
+    p.add_argument("--checkpoint", help="text model checkpoint (default: the small text model shipped in the package)")
     p.add_argument("--detector", help="detect people in scene images first, with a one-step person search checkpoint or "
                         "'ssdlite' (the offline SSDLite person detector)")
     p.add_argument("--detector-score", type=float, default=0.5)
@@ -121,10 +121,11 @@ def _proximity(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     from personsearch.text.searcher import TextSearcher
 
-    if not Path(args.checkpoint).is_file():
-        raise FileNotFoundError(f"text model checkpoint not found: {args.checkpoint} "
+    checkpoint = Path(args.checkpoint) if args.checkpoint else shipped_asset(SHIPPED_TEXT_MODEL)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"text model checkpoint not found: {checkpoint} "
                                 "(train one with: personsearch text train --config preset:ctlg_synth ...)")
-    searcher = TextSearcher(checkpoint=args.checkpoint, device=args.device, detector=args.detector,
+    searcher = TextSearcher(checkpoint=checkpoint, device=args.device, detector=args.detector,
                             detector_score=args.detector_score, progress=sys.stderr.isatty())
     searcher.index(args.gallery)
     hits = searcher.search(args.description, top_k=args.top_k)

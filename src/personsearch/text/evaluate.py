@@ -21,12 +21,18 @@ from personsearch.utils.atomic import atomic_savez
 
 
 def load_text_model(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[DualEncoder, dict]:
-    """The dual encoder of a training checkpoint (no weight file is read besides the checkpoint)."""
+    """The dual encoder of a training checkpoint (no weight file is read besides the checkpoint),
+    or of a small one holding only the model's own modules over the offline encoder weights
+    (`base_weights: offline`, scripts/export_text_checkpoint.py)."""
     state = load_checkpoint(checkpoint, map_location=device)
     if "model_kwargs" not in state or "model" not in state:
         raise ValueError(f"{checkpoint}: not a text model checkpoint (needs 'model_kwargs' and 'model')")
-    model = build_text_training_model(**state["model_kwargs"], pretrained=False)
-    model.load_state_dict(state["model"])
+    on_base = state.get("base_weights") == "offline"
+    model = build_text_training_model(**state["model_kwargs"], pretrained=on_base)
+    missing, unexpected = model.load_state_dict(state["model"], strict=not on_base)
+    foreign = unexpected + [k for k in missing if not k.startswith(("encoder.image_encoder.", "encoder.text_encoder."))]
+    if foreign:
+        raise ValueError(f"{checkpoint}: weights do not fit the model: {', '.join(foreign[:5])}")
     encoder = model.encoder.to(device).eval()
     return encoder, dict(state.get("config", {}))
 
