@@ -29,14 +29,45 @@ from bench_real_footage import GALLERIES, score_boxes, ssdlite_boxes, tensor_ext
 
 from personsearch.baselines.handcrafted import colour_histogram_features
 from personsearch.commands.search import default_checkpoint
-from personsearch.data.real.vtest import load_real_set
-from personsearch.methods.dicl.adapt import AdaptSettings, adapt_to_footage, load_detector
+from personsearch.data.real.vtest import frame_of_stem, load_real_set
+from personsearch.engine.checkpoint import load_checkpoint
+from personsearch.media import split_location
+from personsearch.methods.dicl.adapt import BOXES_FILE, AdaptSettings, adapt_to_footage, load_detector
+from personsearch.methods.dicl.clustering import pairwise_precision_recall
 from personsearch.models.search_model import load_search_model
 from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "dicl-adapt-real"
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_adapt"
 VARIANTS = {"plain": False, "tracklets": True}
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    top_left, bottom_right = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(bottom_right - top_left, 0, None).prod(axis=2)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
+
+
+def annotated_cluster_scores(run_dir: Path, data) -> dict[str, float]:
+    """Pairwise precision / recall of the last clustering of an adaptation run, on the boxes of the
+    annotated frames that match an eye-checked box with an identity (IoU >= 0.5)."""
+    scenes = json.loads((run_dir / BOXES_FILE).read_text())["scenes"]
+    labels = load_checkpoint(run_dir / "last.pth")["model"]["memory.labels"].numpy()
+    annotated = {frame_of_stem(r.name): r for r in data.gallery}
+    truth, slot = np.full(len(labels), -1), 0
+    for scene in scenes:
+        boxes = np.asarray(scene["boxes"], np.float32).reshape(-1, 4)
+        record = annotated.get(split_location(scene["name"])[1])
+        if record is not None and len(boxes) and len(record.boxes):
+            overlap = _iou(boxes, np.asarray(record.boxes, np.float32))
+            best = overlap.argmax(axis=1)
+            matched = overlap[np.arange(len(boxes)), best] >= 0.5
+            truth[slot:slot + len(boxes)][matched] = np.asarray(record.pids)[best[matched]]
+        slot += len(boxes)
+    scores = pairwise_precision_recall(labels, truth)
+    return {**scores, "boxes_scored": int((truth >= 0).sum()), "clusters": int(labels.max()) + 1,
+            "identities": int(len(set(truth[truth >= 0].tolist())))}
 
 
 def _row(features: str, boxes: str, reports: dict[str, dict]) -> list[list[Any]]:
@@ -73,6 +104,7 @@ def main() -> None:
         rows += _row("colour histogram", boxes_name, score_boxes(data_by_gallery, colour_histogram_features, boxes))
         rows += _row(f"before: {checkpoint.name}", boxes_name, score_boxes(data_by_gallery, tensor_extractor(before), boxes))
 
+    cluster_rows: list[list[Any]] = []
     settings_key = {"checkpoint": str(checkpoint), "epochs": args.epochs, "frame_stride": args.frame_stride,
                     "seed": args.seed, "threads": torch.get_num_threads()}
     for variant in args.variants:
@@ -90,10 +122,19 @@ def main() -> None:
                 boxes_name: score_boxes(data_by_gallery, tensor_extractor(adapted), boxes)
                 for boxes_name, boxes in box_sources.items()}}
             atomic_write_json(path, saved)
+        if "clusters" not in saved:
+            saved["clusters"] = annotated_cluster_scores(args.output / variant, data)
+            atomic_write_json(path, saved)
+        cluster_rows.append([variant, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
+                             saved["clusters"]["identities"], saved["clusters"]["pair_precision"],
+                             saved["clusters"]["pair_recall"]])
         for boxes_name, reports in saved["reports"].items():
             rows += _row(f"after adapt ({variant}, {saved['cpu_minutes']:.1f} CPU min)", boxes_name, reports)
     table = bench_report.markdown_table(["features", "boxes", "gallery", "mAP", "top-1", "top-5", "queries"], rows)
-    print(table)
+    clusters = bench_report.markdown_table(
+        ["adaptation", "clusters (last epoch)", "boxes with an eye-checked identity", "identities",
+         "pair precision", "pair recall"], cluster_rows)
+    print(table, clusters, sep="\n")
     if args.no_write:
         return
     body = (f"## Adapting to real footage without labels (`personsearch adapt`, vtest.avi)\n\n"
@@ -103,7 +144,7 @@ def main() -> None:
             f"{args.frame_stride}-th frame of `{args.video}` with SSDLite boxes only, {args.epochs} epochs, "
             f"re-ID head and embedding trained; checkpoint `{checkpoint.name}`\n"
             "- galleries: `10 s apart` (the set's protocol) and PRW's `all frames`; reading in docs/dicl.md\n\n"
-            + table)
+            + table + "\n### Pseudo identities of the last clustering, scored on the annotated frames\n\n" + clusters)
     bench_report.update_section(SECTION, body)
 
 
