@@ -167,13 +167,14 @@ class GalleryIndex:
 
     # -- entries -------------------------------------------------------------------------
 
-    def positions_of(self, ids: Iterable[int]) -> np.ndarray:
+    def positions_of(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Positions of entry ids in the arrays; KeyError naming an unknown id."""
-        ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         positions = np.searchsorted(self.ids, ids)
-        bad = (positions >= len(self.ids)) | (self.ids[np.minimum(positions, len(self.ids) - 1)] != ids) if len(self.ids) else np.ones(len(ids), bool)
-        if bad.any():
-            raise KeyError(f"no entry with id {int(ids[np.argmax(bad)])} in the gallery index")
+        known = positions < len(self.ids)
+        known[known] = self.ids[positions[known]] == ids[known]
+        if not known.all():
+            raise KeyError(f"no entry with id {int(ids[np.argmin(known)])} in the gallery index")
         return positions
 
     def record(self, entry_id: int) -> Entry:
