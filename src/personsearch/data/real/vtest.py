@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -200,9 +200,9 @@ def load_real_set(root: str | Path, *, min_gap_seconds: float | None = None, che
     return time_separated_galleries(data, fps=fps, min_gap_seconds=gap)
 
 
-def build_real_set(video: str | Path, out: str | Path, *, annotation: RealSetAnnotation | None = None,
-                   read_frames: Callable[..., Iterator[tuple[int, Image.Image]]] = video_frames) -> Path:
-    """Extract the annotated frames of `video` and write the PRW layout under `out`."""
+def build_real_set(video: str | Path, out: str | Path, *, annotation: RealSetAnnotation | None = None) -> Path:
+    """Extract the annotated frames of `video` (checked against the annotation's checksum) and
+    write the PRW layout under `out`."""
     annotation = annotation or load_annotation()
-    frames = read_frames(video, set(annotation.frames), expected_sha256=annotation.video_sha256)
+    frames = video_frames(video, set(annotation.frames), expected_sha256=annotation.video_sha256)
     return write_prw_layout(annotation, out, frames)
