@@ -7,7 +7,8 @@ The work is cut into shards (runs of files, or frame ranges of videos). The loca
 them here; the ray engine runs them on Ray actors (the model loaded once per actor), on a
 local Ray instance or on the cluster named by --ray-address (passed to ray.init: "auto" for the
 cluster this machine is part of, "ray://HEAD:10001" for a remote one; every node must see the
-gallery at the same path). Both build the same index. Finished shards are kept in --work-dir
+gallery at the same path). Both build the same index (bit for bit with the same --threads on the same
+kind of CPU; otherwise within float rounding). Finished shards are kept in --work-dir
 until the index is written, so a rerun after a failure skips them; a rerun on an existing index
 only processes new or changed pictures and drops removed ones.
 """
@@ -40,8 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--work-dir", help="where finished shards are kept (default: OUT.shards)")
     parser.add_argument("--feature-dtype", choices=("float16", "float32"), default="float16")
     parser.add_argument("--device", default="cpu", help="torch device of each worker, e.g. cpu, cuda")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of the model here (local) or in each Ray actor (its CPUs); the same "
+                             "count on both engines gives the same index bit for bit (default 1)")
     parser.add_argument("--workers", type=int, default=2, help="ray: actors, each with the model loaded once")
-    parser.add_argument("--cpus-per-worker", type=int, default=1, help="ray: CPUs (and torch threads) per actor")
     parser.add_argument("--ray-address", default=None,
                         help="ray: cluster address for ray.init (default: start a local Ray instance)")
     parser.add_argument("--retries", type=int, default=2, help="ray: times a failed shard is run again")
@@ -55,12 +58,17 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     spec = SearchModelSpec(checkpoint=str(checkpoint), detector=args.detector, device=args.device,
                            score_threshold=args.score_threshold, batch_size=args.batch_size)
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if args.engine == "ray":
         from personsearch.index.ray_engine import RayEngine
 
-        engine = RayEngine(spec, workers=args.workers, address=args.ray_address,
-                           cpus_per_worker=args.cpus_per_worker, retries=args.retries)
+        engine = RayEngine(spec, workers=args.workers, address=args.ray_address, cpus_per_worker=args.threads,
+                           retries=args.retries)
     else:
+        import torch
+
+        torch.set_num_threads(args.threads)
         engine = LocalEngine(spec.build())
     out = Path(args.out)
     index = index_gallery(
