@@ -124,6 +124,14 @@ def test_growing_past_the_exact_limit_switches_to_ivf(monkeypatch, tmp_path):
     loaded.remove_pictures(["000.jpg"])
     assert loaded.vectors.count == 1990
 
+    # Shrinking back below the limit turns it exact again, through a save and load.
+    small = GalleryIndex.load(index.save(tmp_path / "small.npz"))
+    small.remove_pictures([f"{i:03d}.jpg" for i in range(45, 200)])
+    assert small.exact and search_index(small, features[5], top_k=1)[0].entry_id == top[0].entry_id
+    small = GalleryIndex.load(small.save(tmp_path / "small.npz"))
+    small.add_pictures([picture(f"{i:03d}.jpg", features[i * 10:(i + 1) * 10]) for i in range(45, 200)])
+    assert not small.exact and len(search_index(small, features[5], top_k=10)) == 10
+
 
 def test_corrupt_or_foreign_files_are_refused(tmp_path):
     features, _ = clustered(6, dim=4)

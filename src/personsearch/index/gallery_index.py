@@ -123,7 +123,7 @@ class GalleryIndex:
     next_id: int | None = None
     video_fps: dict[str, float] = field(default_factory=dict)
     factory: str | None = None  # a fixed faiss factory string; None chooses by size
-    nprobe: int | None = None
+    nprobe: int | None = None  # a fixed nprobe for IVF indexes; None: a quarter of the lists
     _vectors: VectorIndex | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -313,8 +313,9 @@ class GalleryIndex:
             "next_id": self.next_id,
             "video_fps": self.video_fps,
             "factory": self.factory,
+            "nprobe": self.nprobe,
             "vector_factory": vectors.factory if vectors is not None else None,
-            "nprobe": vectors.nprobe if vectors is not None else self.nprobe,
+            "vector_nprobe": vectors.nprobe if vectors is not None else None,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -389,7 +390,7 @@ class GalleryIndex:
         )
         if len(arrays["vectors"]):
             index._vectors = VectorIndex.from_bytes(arrays["vectors"], factory=meta["vector_factory"],
-                                                    nprobe=int(meta["nprobe"]))
+                                                    nprobe=int(meta["vector_nprobe"]))
             if index._vectors.count != index.num_detections:
                 raise IndexCorruptError(f"{path}: the vector index holds {index._vectors.count} vectors for "
                                         f"{index.num_detections} entries; index the gallery again")
