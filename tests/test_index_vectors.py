@@ -90,9 +90,11 @@ def test_add_and_remove_pictures_keep_ids_and_records():
     ranked = [hit.entry_id for hit in search_index(index, features[3], top_k=10)]
     assert sorted(ranked) == [0, 1, 7, 8]
 
-    # Re-adding a picture replaces it, under new ids.
+    # Re-adding a picture replaces it, under new ids; a picture without people adds no entry.
     third = index.add_pictures([picture("a.jpg", features[:1])])
     assert third.tolist() == [9] and index.ids.tolist() == [7, 8, 9]
+    assert index.add_pictures([picture("empty.jpg", features[:0])]).tolist() == []
+    assert index.vectors.count == 3 and [image.name for image in index.images] == ["b.jpg", "a.jpg", "empty.jpg"]
 
 
 def test_weighting_by_detection_reranks_all_candidates():

@@ -211,7 +211,7 @@ class GalleryIndex:
         self.images = self.images + [item.image for item in found]
         self.ids = np.concatenate([self.ids, new_ids])
         self.next_id += total
-        if self._vectors is not None:
+        if self._vectors is not None and total:
             if self._vectors.suits(self.num_detections) or self.factory is not None:
                 self._vectors.add(self.features[-total:].astype(np.float32), new_ids)
             else:

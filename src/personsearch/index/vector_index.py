@@ -92,6 +92,8 @@ class VectorIndex:
         return int(self.index.ntotal)
 
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        if len(vectors) != len(ids):
+            raise ValueError(f"{len(vectors)} vectors for {len(ids)} ids")
         if len(vectors):
             self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                     np.ascontiguousarray(ids, dtype=np.int64))
