@@ -1,10 +1,12 @@
 """Shards: cutting a gallery, reading video frame ranges, keeping finished shards for a rerun."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from personsearch.index import LocalEngine, SearchModelEmbedder, index_gallery
-from personsearch.index.shards import ShardStore, list_pictures, make_shards, process_shard
+from personsearch.index.shards import Shard, ShardStore, list_pictures, make_shards, process_shard
 from test_index_fake_model import FakeSearchModel, paint_scene
 
 
@@ -100,3 +102,9 @@ def test_video_frame_ranges_read_the_right_frames(tmp_path):
 
     process_shard(Grey(), tmp_path, shards[1])
     assert [round(v / 20) for v in seen] == [4, 6]  # frames 4 and 6, read after seeking into the video
+
+    beyond = Shard(key="k", pictures=(pictures[-1], dataclasses.replace(pictures[-1], name="clip.avi#frame000014")))
+    result = process_shard(Grey(), tmp_path, beyond)
+    assert [item.image.name for item in result.found] == ["clip.avi#frame000010"]
+    assert [(item.name, item.reason) for item in result.skipped] == [("clip.avi#frame000014",
+                                                                      "past the last frame of the video")]

@@ -109,6 +109,7 @@ def index_gallery(
     if index is None:
         index = GalleryIndex.empty(root=listing.root, model_id=model_id, feature_dim=0,
                                    score_threshold=score_threshold, feature_dtype=feature_dtype)
+    index.root = str(listing.root)  # names are relative: a moved gallery keeps its entries
     index.features = index.features.astype(feature_dtype)
     current = {(state.name, state.size, state.mtime_ns) for state in listing.pictures}
     index.remove_pictures([image.name for image in index.images

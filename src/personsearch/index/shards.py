@@ -109,7 +109,7 @@ def make_shards(pictures: Sequence[media.FileState], *, shard_size: int, fingerp
 
 def read_pictures(root: Path, pictures: Sequence[media.FileState]) -> Iterator[tuple[media.FileState, Image.Image | None, str | None]]:
     """(picture, image, None) or (picture, None, reason) in order; frames of one video are read
-    in one pass from the first wanted frame. Frames past a video's real end are left out."""
+    in one pass from the first wanted frame."""
     position = 0
     while position < len(pictures):
         video, _ = split_picture_name(pictures[position].name)
@@ -138,14 +138,13 @@ def _read_frames(path: Path, run: list[media.FileState]) -> Iterator[tuple[media
             capture.release()
             cv2, capture = media.open_video(path)
             frame = 0
-        for target, state in wanted:
-            while frame < target:
-                if not capture.grab():
+        for number, (target, state) in enumerate(wanted):
+            while frame <= target:
+                if not capture.grab():  # the container stated more frames than the stream holds
+                    for _, missing in wanted[number:]:
+                        yield missing, None, "past the last frame of the video"
                     return
                 frame += 1
-            if not capture.grab():
-                return
-            frame += 1
             ok, pixels = capture.retrieve()
             if ok and pixels is not None:
                 yield state, Image.fromarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)), None
