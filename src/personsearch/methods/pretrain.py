@@ -107,7 +107,6 @@ def _auto_queue(unified: UnifiedSources, batch_size: int, queue_batches: float) 
 
 def build_pretraining_model(search_model: torch.nn.Module, unified: UnifiedSources, settings: PretrainSettings,
                             *, embedding_dim: int) -> PretrainingModel:
-    tasks = [s.task for s in unified.sources]
     contrast_sources = {i for i, s in enumerate(unified.sources) if not s.real_ids}
     predictor = None
     if settings.contrast and contrast_sources and settings.eta > 0:
@@ -117,8 +116,9 @@ def build_pretraining_model(search_model: torch.nn.Module, unified: UnifiedSourc
     modules: dict[str, IntraTaskAlignment | None] = {"detection": None, "reid": None}
     if settings.alignment and settings.lam > 0:
         heads = search_model.roi_heads
-        map_channels = heads.embedding_head.projectors["feat_res4"][0].in_features  # the body's channels
-        instance_dims = {"detection": heads.box_head(torch.zeros(2, map_channels, 4, 4))["feat_res5"].shape[1],
+        # the embedding's projectors read the body's channels (feat_res4) and the last stage's (feat_res5)
+        map_channels = heads.embedding_head.projectors["feat_res4"][0].in_features
+        instance_dims = {"detection": heads.embedding_head.projectors["feat_res5"][0].in_features,
                          "reid": embedding_dim}
         for task, labels in domains.items():
             if len(labels) >= 2:  # nothing to align within a task of one source
@@ -127,7 +127,7 @@ def build_pretraining_model(search_model: torch.nn.Module, unified: UnifiedSourc
                     image_hidden_channels=settings.image_hidden_channels,
                     instance_hidden_features=settings.instance_hidden_features, dropout=settings.dropout,
                     grl_weight=settings.grl_weight, consistency_weight=settings.consistency_weight)
-    return PretrainingModel(model=search_model, source_task=tasks, contrast_sources=contrast_sources,
+    return PretrainingModel(model=search_model, contrast_sources=contrast_sources,
                             predictor=predictor, detection_alignment=modules["detection"],
                             reid_alignment=modules["reid"], domain_of_source=domains, eta=settings.eta,
                             lam=settings.lam)

@@ -24,15 +24,14 @@ from personsearch.models.losses.simsiam import PredictionMLP, simsiam_loss
 
 class PretrainingModel(nn.Module):
     """`model(images, targets)` returns the loss dict; targets carry "source", "sample", "view"
-    (see `data.pretrain_dataset`). `source_task[s]` is "detection" or "reid"; `contrast_sources`
-    the sources without real identities; `domain_of_source[task][s]` a source's label in its
-    task's alignment module (None: that module is off)."""
+    (see `data.pretrain_dataset`). `contrast_sources`: the sources without real identities (their
+    two views enter L_con); `domain_of_source[task][s]`: a source's label in its task's alignment
+    module; a module given as None is off."""
 
     def __init__(
         self,
         *,
         model: nn.Module,
-        source_task: list[str],
         contrast_sources: set[int],
         predictor: PredictionMLP | None,
         detection_alignment: IntraTaskAlignment | None,
@@ -43,7 +42,6 @@ class PretrainingModel(nn.Module):
     ) -> None:
         super().__init__()
         self.model = model
-        self.source_task = list(source_task)
         self.contrast_sources = set(contrast_sources)
         self.predictor = predictor
         self.detection_alignment = detection_alignment
