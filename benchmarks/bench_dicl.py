@@ -60,6 +60,8 @@ from personsearch.utils.atomic import atomic_write_json
 SECTION = "dicl-prw"
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_prw"
 INSTANCE_COST_FILE = "instance_branch_cost.json"
+CLUSTER_SWEEP_FILE = "cluster_sweep.json"
+SWEEP = [(eps, k1, min_samples) for eps in (0.5, 0.6, 0.7) for k1, min_samples in ((30, 4), (10, 2))]
 _NO_EXTRAS = ["method.many_to_one_weight=0", "method.dense_weight=0", "method.occlusion_prob=0",
               "method.triplet_weight=0"]
 
@@ -249,6 +251,43 @@ def measure_instance_cost(checkpoint: Path, data: SceneSearchData, images: int) 
             "seconds_with": _gallery_seconds(averaged, data, device, images)}
 
 
+def measure_cluster_sweep(data: SceneSearchData, frames: int | None) -> dict[str, Any]:
+    """Clusters of the memory as DICL initialises it (the preset's fresh model, seeded as training
+    seeds it) for a grid of DBSCAN / k-reciprocal settings, scored against the hidden identities."""
+    from personsearch.engine.rng import seed_everything
+    from personsearch.methods.dicl.clustering import ClusteringSettings, cluster_memory_features
+    from personsearch.methods.dicl.hooks import memory_features
+    from personsearch.methods.dicl.recipe import search_model_kwargs
+    from personsearch.methods.dicl.siamese import DICLTrainingModel
+    from personsearch.methods.dicl.weak_data import count_slots, image_of_slot, strip_identities
+    from personsearch.methods.dicl.clustering import pairwise_precision_recall
+
+    cfg = load_config("preset:dicl_synth_prw")
+    records = data.train[:frames] if frames else data.train
+    weak = strip_identities(records)
+    truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
+    seed_everything(int(cfg["train"]["seed"]))
+    model = DICLTrainingModel(search_model=build_search_model(**search_model_kwargs(cfg["model"])),
+                              num_slots=count_slots(weak),
+                              **DICLSettings.from_section(cfg["method"]).training_model_kwargs()).eval()
+    start = time.process_time()
+    features = memory_features(model, weak, torch.device("cpu"), progress=False)
+    init_seconds = time.process_time() - start
+    rows = []
+    for eps, k1, min_samples in SWEEP:
+        start = time.process_time()
+        labels = cluster_memory_features(features, image_of_slot(weak), ClusteringSettings(
+            k1=k1, k2=6, eps=eps, min_samples=min_samples))
+        seconds = time.process_time() - start
+        sizes = np.bincount(labels)
+        rows.append({"eps": eps, "k1": k1, "min_samples": min_samples, "clusters": int(sizes.size),
+                     "singletons": int((sizes == 1).sum()), "largest": int(sizes.max()), "cpu_seconds": seconds,
+                     **pairwise_precision_recall(labels, truth)})
+        print(rows[-1], flush=True)
+    return {"frames": len(records), "boxes": len(truth), "identities": int(len(set(truth[truth >= 0].tolist()))),
+            "memory_init_cpu_seconds": init_seconds, "rows": rows}
+
+
 def load_result(name: str, settings_key: dict[str, Any]) -> dict[str, Any] | None:
     path = RESULTS_DIR / f"{name}.json"
     if not path.is_file():
@@ -308,6 +347,18 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
               "1.00x"],
              ["average with instance branch", _fmt(averaged["mAP"]), _fmt(averaged["top1"]),
               _fmt(instance["seconds_with"]), f"{instance['seconds_with'] / instance['seconds_without']:.2f}x"]])
+    sweep = _load_json(RESULTS_DIR / CLUSTER_SWEEP_FILE)
+    sweep_text = "(not measured: --cluster-sweep)\n"
+    if sweep:
+        sweep_text = (f"The memory as training initialises it (fresh `dicl_synth_prw` model, {sweep['frames']} training "
+                      f"frames, {sweep['boxes']} boxes, {sweep['identities']} identities; memory pass "
+                      f"{sweep['memory_init_cpu_seconds'] / 60:.1f} CPU min), clustered with k2=6:\n\n"
+                      + bench_report.markdown_table(
+                          ["eps", "k1", "min_samples", "clusters", "singletons", "largest", "pair precision",
+                           "pair recall", "clustering CPU s"],
+                          [[r["eps"], r["k1"], r["min_samples"], r["clusters"], r["singletons"], r["largest"],
+                            f"{r['pair_precision']:.3f}", f"{r['pair_recall']:.3f}", _fmt(r["cpu_seconds"])]
+                           for r in sweep["rows"]]))
     world = f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
     body = (
         "## DICL (weakly supervised) against fully supervised training (PRW protocol)\n\n"
@@ -324,7 +375,8 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
         f"- rows finished: {', '.join(n for n in TABLE_ORDER if n in results) or 'none'}; per-row JSON in "
         "benchmarks/results/dicl_prw/\n\n"
         f"### Search and detection\n\n{table}\n### Clustering per epoch (pairwise against the hidden identities)\n\n"
-        f"{clusters}\n### Test-time instance branch (full row)\n\n{instance_text}")
+        f"{clusters}\n### Clustering of the initial memory\n\n{sweep_text}\n"
+        f"### Test-time instance branch (full row)\n\n{instance_text}")
     bench_report.update_section(SECTION, body)
 
 
@@ -343,6 +395,9 @@ def main() -> None:
     parser.add_argument("--stop-file", type=Path, help="stop cleanly at an epoch end when this file exists")
     parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl"))
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--cluster-sweep", action="store_true",
+                        help="only score the clustering of the initial memory for a grid of settings, then exit")
+    parser.add_argument("--sweep-frames", type=int, help="training frames used by --cluster-sweep (default: all)")
     parser.add_argument("--instance-cost", type=Path, metavar="CKPT",
                         help="only measure the test-time instance branch's cost with this checkpoint, then exit")
     args = parser.parse_args()
@@ -355,6 +410,11 @@ def main() -> None:
     settings_key = {"minutes": args.minutes, "root": str(root), "queries": len(data.queries),
                     "probe_iters": args.probe_iters, "train_threads": torch.get_num_threads()}
     results = {name: r for name in ROWS if (r := load_result(name, settings_key)) is not None}
+    if args.cluster_sweep:
+        atomic_write_json(RESULTS_DIR / CLUSTER_SWEEP_FILE, measure_cluster_sweep(data, args.sweep_frames))
+        if not args.no_write:
+            write_section(results, data, args, settings_key)
+        return
     if args.instance_cost:
         cost = measure_instance_cost(args.instance_cost, data, args.images)
         print(cost)
