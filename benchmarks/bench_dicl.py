@@ -27,7 +27,7 @@ row's JSON after each row.
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import hashlib
 import json
 import math
 import shutil
@@ -111,6 +111,12 @@ class PlanProgress(HookBase):
         atomic_write_json(self.path, self.plan)
 
 
+def config_digest(cfg: dict[str, Any]) -> str:
+    """What a row trains with (paths left out): a finished or half-done row is reused only while it matches."""
+    kept = {key: value for key, value in cfg.items() if key not in ("output_dir", "data")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def _config(row: Row, root: Path, output_dir: Path) -> dict[str, Any]:
     return load_config(row.preset, [*row.overrides, f"data.root={root}", f"output_dir={output_dir}",
                                     "train.tensorboard=false", "eval.period=-1", "train.workers=0",
@@ -184,10 +190,11 @@ def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: d
     settings = TrainSettings.from_section(cfg["train"])
     plan_path = output_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
-    if plan is None or plan.get("settings") != settings_key:
+    digest = config_digest(cfg)
+    if plan is None or plan.get("settings") != settings_key or plan.get("config") != digest:
         shutil.rmtree(output_dir, ignore_errors=True)
         plan = _plan(settings, _probe(row, cfg, data, output_dir, args.probe_iters, clock), args.minutes)
-        plan["settings"] = settings_key
+        plan["settings"], plan["config"] = settings_key, digest
         atomic_write_json(plan_path, plan)
         print(f"{row.name}: {plan['seconds_per_iter']:.2f} s/iteration -> {plan['planned']} iterations "
               f"({plan['planned'] / plan['iters_per_epoch']:.2f} epochs of {plan['iters_per_epoch']})")
@@ -209,7 +216,7 @@ def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: d
     model = search_model().eval()
     eval_settings = EvalSettings.from_section(dict(cfg["eval"], progress=False))
     result: dict[str, Any] = {
-        "row": row.name, "label": row.label, "settings": settings_key, "error": error, "iterations": trainer.iteration,
+        "row": row.name, "label": row.label, "settings": settings_key, "config": digest, "error": error, "iterations": trainer.iteration,
         "planned": plan["planned"], "epochs": trainer.iteration / plan["iters_per_epoch"], "cpu_minutes": used / 60,
         "stop": budget.reason, "loss": trainer.last_step.get("loss", float("nan")),
         "clustering": [{k: v for k, v in r.items() if k.startswith("cluster/") or k == "epoch"}
@@ -288,12 +295,13 @@ def measure_cluster_sweep(data: SceneSearchData, frames: int | None) -> dict[str
             "memory_init_cpu_seconds": init_seconds, "rows": rows}
 
 
-def load_result(name: str, settings_key: dict[str, Any]) -> dict[str, Any] | None:
+def load_result(name: str, settings_key: dict[str, Any], root: Path, output: Path) -> dict[str, Any] | None:
     path = RESULTS_DIR / f"{name}.json"
     if not path.is_file():
         return None
     result = json.loads(path.read_text(encoding="utf-8"))
-    return result if result.get("settings") == settings_key else None
+    digest = config_digest(_config(ROWS[name], root, output / name))
+    return result if result.get("settings") == settings_key and result.get("config") == digest else None
 
 
 def _fmt(value: Any) -> str:
@@ -381,6 +389,7 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
 
 
 def main() -> None:
+    global RESULTS_DIR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", nargs="+", default=["supervised", "full", "memory", "many_to_one", "dense",
                                                        "occlusion"], choices=list(ROWS))
@@ -395,6 +404,8 @@ def main() -> None:
     parser.add_argument("--stop-file", type=Path, help="stop cleanly at an epoch end when this file exists")
     parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl"))
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR,
+                        help="folder of the per-row JSON files (default: the committed benchmarks/results/dicl_prw)")
     parser.add_argument("--cluster-sweep", action="store_true",
                         help="only score the clustering of the initial memory for a grid of settings, then exit")
     parser.add_argument("--sweep-frames", type=int, help="training frames used by --cluster-sweep (default: all)")
@@ -402,6 +413,7 @@ def main() -> None:
                         help="only measure the test-time instance branch's cost with this checkpoint, then exit")
     args = parser.parse_args()
 
+    RESULTS_DIR = args.results
     torch.set_num_threads(args.train_threads)
     root = ensure_prw_world(args.size, args.seed, args.cache)
     data = load_dataset("prw", root)
@@ -409,7 +421,7 @@ def main() -> None:
         data.queries = list(data.queries[: args.max_queries])
     settings_key = {"minutes": args.minutes, "root": str(root), "queries": len(data.queries),
                     "probe_iters": args.probe_iters, "train_threads": torch.get_num_threads()}
-    results = {name: r for name in ROWS if (r := load_result(name, settings_key)) is not None}
+    results = {name: r for name in ROWS if (r := load_result(name, settings_key, root, args.output)) is not None}
     if args.cluster_sweep:
         atomic_write_json(RESULTS_DIR / CLUSTER_SWEEP_FILE, measure_cluster_sweep(data, args.sweep_frames))
         if not args.no_write:
