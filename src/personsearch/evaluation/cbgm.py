@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,8 @@ def cbgm_rerank(sims: np.ndarray, det_image: np.ndarray, image_ptr: np.ndarray,
     rows image_ptr[g]:image_ptr[g+1] of feats (M, D). Detections outside the query's gallery
     carry -inf and are never selected. query_nodes (n, D): row 0 is the query feature.
     """
+    from scipy.optimize import linear_sum_assignment  # a third of a second to import: only when re-ranking
+
     out = np.array(sims, copy=True)
     gallery = np.flatnonzero(np.isfinite(out))
     if gallery.size > k1:
