@@ -104,6 +104,18 @@ def test_cli_search_with_imagenet_features(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit, match="--detector ssdlite"):
         cli.main([*argv, "--detector", "model"])
 
+    # both a person search checkpoint and the ImageNet features (a tiny untrained SeqNet here)
+    from personsearch.models.search_model import build_search_model
+    from test_demo import TINY_MODEL
+
+    checkpoint = tmp_path / "seqnet.pth"
+    torch.save({"model_kwargs": TINY_MODEL, "model": build_search_model(**TINY_MODEL).state_dict()}, checkpoint)
+    fused = [*argv[:-6], "--top-k", "4", "--reid", "model+imagenet", "--checkpoint", str(checkpoint),
+             "--out", str(tmp_path / "fused")]
+    assert cli.main(fused) == 0
+    results = json.loads((tmp_path / "fused" / "results.json").read_text())
+    assert len(results["hits"]) == 4 and "+imagenet-mobilenet_v2-" in results["model_id"]
+
 
 @pytest.mark.skipif(not VTEST.is_file(), reason="data/real/vtest.avi is absent (scripts/fetch_vtest.sh)")
 def test_real_frames_same_person_after_leaving_and_coming_back(tmp_path):
@@ -121,3 +133,22 @@ def test_real_frames_same_person_after_leaving_and_coming_back(tmp_path):
         features.append(embedder.extract_query_features([image_to_tensor(frames[frame])], [torch.as_tensor(xyxy)]).numpy())
     query = features[0][list(annotation.frames[60][:, 0]).index(1)]
     assert annotation.frames[600][int(np.argmax(features[1] @ query)), 0] == 1
+
+
+def test_fused_embedding_averages_the_two_similarities(embedder):
+    from personsearch.models.fused_embedding import FusedEmbedding
+    from test_index_fake_model import FakeSearchModel
+
+    fake = FakeSearchModel()
+    fake.embedding_dim = 3
+    fused = FusedEmbedding(first=fake, second=embedder)
+    first, first_boxes = _scene([(1, 10, 20), (2, 120, 40)])
+    second, second_boxes = _scene([(2, 20, 50)], background=140)
+    args = [([image_to_tensor(first)], [torch.as_tensor(first_boxes)]),
+            ([image_to_tensor(second)], [torch.as_tensor(second_boxes)])]
+    a, b = (fused.extract_query_features(*x) for x in args)
+    assert fused.embedding_dim == 1283 and a.shape == (2, 1283)
+    assert torch.allclose(a.norm(dim=1), torch.ones(2), atol=1e-5)
+    expected = 0.5 * (fake.extract_query_features(*args[0]) @ fake.extract_query_features(*args[1]).T
+                      + embedder.extract_query_features(*args[0]) @ embedder.extract_query_features(*args[1]).T)
+    assert torch.allclose(a @ b.T, expected, atol=1e-5)

@@ -83,6 +83,27 @@ class PersonSearcher:
         model_id = f"{IMAGENET_REID}-mobilenet_v2-{get_offline_weights('mobilenet_v2').sha256[:16]}+{SSDLITE}"
         return cls(model=model, device=device, model_id=model_id, **kwargs)
 
+    @classmethod
+    def from_checkpoint_and_imagenet_features(cls, path: str | Path, *, device: str | torch.device = "cpu",
+                                              **kwargs) -> "PersonSearcher":
+        """The SSDLite person detector finds people; the checkpoint's re-ID head and ImageNet
+        MobileNetV2 features both compare them, their similarities averaged."""
+        from personsearch.baselines.imagenet import ImageNetCropEmbedder
+        from personsearch.index import checkpoint_identity
+        from personsearch.models.detect_then_embed import DetectThenEmbed
+        from personsearch.models.fused_embedding import FusedEmbedding
+        from personsearch.models.search_model import load_search_model
+        from personsearch.models.ssdlite_person import load_ssdlite_person_detector
+        from personsearch.models.weights import get_offline_weights
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checkpoint not found: {path}")
+        fused = FusedEmbedding(first=load_search_model(str(path), device=str(device)), second=ImageNetCropEmbedder())
+        model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=device), search_model=fused)
+        model_id = (f"{checkpoint_identity(path)}+{IMAGENET_REID}-mobilenet_v2-"
+                    f"{get_offline_weights('mobilenet_v2').sha256[:16]}+{SSDLITE}")
+        return cls(model=model, device=device, model_id=model_id, **kwargs)
+
     def index(
         self,
         gallery: str | Path,

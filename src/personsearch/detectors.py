@@ -7,4 +7,5 @@ DETECTORS = (OWN_DETECTOR, SSDLITE)
 
 OWN_REID = "model"  # the search model's re-ID head
 IMAGENET_REID = "imagenet"  # ImageNet MobileNetV2 pooled features, no person training (personsearch.baselines.imagenet)
-REID_MODELS = (OWN_REID, IMAGENET_REID)
+FUSED_REID = "model+imagenet"  # both, similarities averaged (personsearch.models.fused_embedding)
+REID_MODELS = (OWN_REID, IMAGENET_REID, FUSED_REID)

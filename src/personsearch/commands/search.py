@@ -7,7 +7,7 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
-from personsearch.detectors import DETECTORS, IMAGENET_REID, OWN_DETECTOR, OWN_REID, REID_MODELS
+from personsearch.detectors import DETECTORS, FUSED_REID, IMAGENET_REID, OWN_DETECTOR, OWN_REID, REID_MODELS
 from personsearch.export import PYTORCH, RUNTIMES
 from personsearch.utils.atomic import atomic_write_json
 
@@ -67,9 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--reid",
         choices=REID_MODELS,
         default=OWN_REID,
-        help="who compares the people: the checkpoint's re-ID head (default), or ImageNet MobileNetV2 "
-        "features with no person training (offline weights; needs --detector ssdlite, the default with it), "
-        "a generic fallback that ranks real pictures better than a model trained only on synthetic people",
+        help="who compares the people: the checkpoint's re-ID head (default); ImageNet MobileNetV2 features "
+        "with no person training (offline weights), the generic fallback; or both, their similarities averaged, "
+        "the best of the three on the project's real footage set. The last two find people with SSDLite "
+        "(--detector ssdlite, the default with them)",
     )
     parser.add_argument("--score-threshold", type=float, default=0.5, help="keep detections scoring at least this")
     parser.add_argument("--weight-by-detection", action="store_true", help="multiply similarity by detection score")
@@ -95,12 +96,16 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _searcher(searcher_class, args: argparse.Namespace):
     options = dict(device=args.device, score_threshold=args.score_threshold, batch_size=args.batch_size)
+    if args.reid in (IMAGENET_REID, FUSED_REID) and (args.detector == OWN_DETECTOR or args.runtime != PYTORCH):
+        raise SystemExit(f"--reid {args.reid} finds people with --detector ssdlite (the default with it) and runs "
+                         "in PyTorch: use it without --detector model or --runtime onnx")
     if args.reid == IMAGENET_REID:
-        if args.detector == OWN_DETECTOR or args.checkpoint or args.runtime != PYTORCH:
-            raise SystemExit("--reid imagenet has no detector or checkpoint of its own and runs in PyTorch: "
-                             "use it with --detector ssdlite (the default), without --checkpoint or --runtime")
+        if args.checkpoint:
+            raise SystemExit("--reid imagenet uses no checkpoint: leave out --checkpoint, or use --reid model+imagenet")
         return searcher_class.from_imagenet_features(**options)
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
+    if args.reid == FUSED_REID:
+        return searcher_class.from_checkpoint_and_imagenet_features(checkpoint, **options)
     return searcher_class.from_checkpoint(checkpoint, detector=args.detector or OWN_DETECTOR, runtime=args.runtime,
                                           onnx_dir=args.onnx_dir, **options)
 
