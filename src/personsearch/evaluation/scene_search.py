@@ -100,7 +100,7 @@ def scene_search_metrics(
     for c0 in range(0, num_queries, chunk_size):
         c1 = min(c0 + chunk_size, num_queries)
         sims = qfeats[c0:c1] @ det_feats.T
-        np.putmask(sims, ~truth.gallery_mask[c0:c1][:, det_image], -np.inf)
+        _mask_outside_gallery(sims, ~truth.gallery_mask[c0:c1], det_image, image_ptr)
         if nodes is not None:
             for i in range(c1 - c0):
                 sims[i] = cbgm_rerank(sims[i], det_image, image_ptr, det_feats, nodes[c0 + i], cbgm.k1)
@@ -122,6 +122,21 @@ def scene_search_metrics(
             ap[q] = float(np.sum(tp_ge / n_ge)) / count_gt[q]
             hits[q] = n_ge[-1] <= ks
     return SearchMetrics(ap=ap, hits=hits, count_gt=count_gt, num_tp=num_tp, topk=tuple(topk))
+
+
+def _mask_outside_gallery(sims, outside, det_image, image_ptr):
+    """-inf for each query's detections in images outside its gallery (outside: (Q, images) bool).
+
+    PRW-style galleries leave out few images (the query's own, or its camera's): those
+    detections are set directly; CUHK-SYSU-style galleries leave out most, masked densely.
+    """
+    query, image = np.nonzero(outside)
+    if len(query) * 8 > outside.size:
+        np.putmask(sims, outside[:, det_image], -np.inf)
+        return
+    lengths = image_ptr[image + 1] - image_ptr[image]
+    columns, owner = expand_ranges(image_ptr[image], lengths)
+    sims[query[owner], columns] = -np.inf
 
 
 def _true_positives(sims, c0, truth, image_ptr, det_boxes, thresholds):
