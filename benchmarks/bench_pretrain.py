@@ -356,7 +356,9 @@ def write_report(results: Path, settings_line: str) -> str:
     pre = bench_report.markdown_table(
         ["pre-training", "backbone", "sources", "IAM", "placement", "CPU min", "iterations", "stopped by"], pre_rows)
     body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}\n"
-            "Reading: [docs/pretrainps.md](docs/pretrainps.md). `pending`: not run yet (resume with the command above).\n\n"
+            "Reading: [docs/pretrainps.md](docs/pretrainps.md). `pending`: not run yet; the command above without "
+            "`--report-only` completes the tables, resuming interrupted runs. The last column is the CPU minutes "
+            "and iterations each fine-tune used.\n\n"
             f"### Pre-training runs\n\n{pre}\n### Backbones (Table 1)\n\n{backbones}\n"
             f"### Target-data fraction (Fig. 5)\n\n{fraction}\n### Alignment modules as sources are added (Fig. 6)\n\n"
             f"{sources}\n### Crop placement (Table 4)\n\n{placement}")
