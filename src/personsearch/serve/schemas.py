@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, Field
+
+from personsearch.serve.service import GalleryFacts
 
 MAX_TOP_K = 100
 
@@ -31,14 +35,10 @@ class TextQuery(BaseModel):
     top_k: int = Field(10, ge=1, le=MAX_TOP_K)
 
 
-class GalleryInfo(BaseModel):
-    name: str
-    pictures: int
-    people: int
-    videos: int
-    text_search: bool
-    runtime: str
-    detector: str
+@dataclass(frozen=True)
+class GalleryInfo(GalleryFacts):
+    """The service's facts about its gallery and the app's request limits."""
+
     max_upload_bytes: int
     max_top_k: int = MAX_TOP_K
 
