@@ -50,17 +50,22 @@ class SceneDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        record = self.records[index]
-        image = image_to_tensor(read_rgb_image(record.image_path))
+    def box_labels(self, record: SceneRecord) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The record's (N, 4) boxes and its per-box labels (here `pids`); subclasses label boxes otherwise."""
         boxes = torch.as_tensor(np.asarray(record.boxes, dtype=np.float32).reshape(-1, 4))
         pids = torch.as_tensor(np.asarray(record.pids, dtype=np.int64).reshape(-1))
         if len(boxes) != len(pids):
             raise DatasetFormatError(record.image_path, f"{len(boxes)} boxes but {len(pids)} pids", record.name)
+        return boxes, {"pids": pids}
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        record = self.records[index]
+        image = image_to_tensor(read_rgb_image(record.image_path))
+        boxes, labels = self.box_labels(record)
         if self.flip_prob > 0.0 and torch.rand(()).item() < self.flip_prob:
             image = image.flip(-1)
             boxes = hflip_boxes(boxes, image.shape[-1])
-        return image, {"boxes": boxes, "pids": pids}
+        return image, {"boxes": boxes, **labels}
 
 
 def collate_scenes(batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]):

@@ -12,9 +12,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from personsearch.data.scene_dataset import hflip_boxes, image_to_tensor, read_rgb_image
+from personsearch.data.scene_dataset import SceneDataset
 
 
 @dataclass(frozen=True)
@@ -46,24 +45,10 @@ def image_of_slot(records: Sequence[WeakSceneRecord]) -> np.ndarray:
     return np.repeat(np.arange(len(records)), [len(r.boxes) for r in records]).astype(np.int64)
 
 
-class WeakSceneDataset(Dataset):
+class WeakSceneDataset(SceneDataset):
     """Items `(image, {"boxes": (N, 4) float32, "slots": (N,) int64})`; optional horizontal flip."""
 
-    def __init__(self, records: Sequence[WeakSceneRecord], *, flip_prob: float = 0.0) -> None:
-        if not 0.0 <= flip_prob <= 1.0:
-            raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
-        self.records = list(records)
-        self.flip_prob = flip_prob
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        record = self.records[index]
-        image = image_to_tensor(read_rgb_image(record.image_path))
+    def box_labels(self, record: WeakSceneRecord) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         boxes = torch.from_numpy(record.boxes.copy())
         slots = torch.arange(record.first_slot, record.first_slot + len(boxes), dtype=torch.int64)
-        if self.flip_prob > 0.0 and torch.rand(()).item() < self.flip_prob:
-            image = image.flip(-1)
-            boxes = hflip_boxes(boxes, image.shape[-1])
-        return image, {"boxes": boxes, "slots": slots}
+        return boxes, {"slots": slots}
