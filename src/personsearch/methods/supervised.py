@@ -16,7 +16,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -159,13 +159,18 @@ def evaluate_model(
     return report, results
 
 
-class _TrainingEvaluator:
-    """The EvalHook callback: scalar search metrics of the model on the test split."""
+class TrainingEvaluator:
+    """The EvalHook callback: scalar search metrics of the model on the test split.
+    `search_model_of` picks the search model out of a training model (default: the model itself)."""
 
-    def __init__(self, *, data: SceneSearchData, dataset_name: str, device: torch.device, settings: EvalSettings):
+    def __init__(self, *, data: SceneSearchData, dataset_name: str, device: torch.device, settings: EvalSettings,
+                 search_model_of: Callable[[nn.Module], nn.Module] | None = None):
         self.data, self.dataset_name, self.device, self.settings = data, dataset_name, device, settings
+        self.search_model_of = search_model_of
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
+        if self.search_model_of is not None:
+            model = self.search_model_of(model)
         report, _ = evaluate_model(model, self.data, self.dataset_name, self.device, self.settings)
         return {key: float(report[key]) for key in SCALAR_METRICS if key in report}
 
@@ -191,7 +196,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
         model = build_model(model_kwargs, section(cfg, "model"))
         evaluator = None
         if eval_settings.period >= 0 and data.queries:
-            evaluator = _TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,
+            evaluator = TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,
                                            settings=eval_settings)
         trainer = build_trainer(
             settings=settings, model=model, model_kwargs=model_kwargs,
@@ -233,6 +238,27 @@ def evaluate_from_config(
     The model is rebuilt from the checkpoint; inference-time model settings of `cfg` that
     differ from it (score source, thresholds, proposal counts) are applied, others refused.
     """
+
+    def load_model(state: Mapping[str, Any], cfg: Mapping[str, Any], device: torch.device):
+        overrides = model_overrides(section(cfg, "model"), state.get("model_kwargs") or {})
+        return load_search_model(state, device, inference_overrides=overrides), {"model_overrides": overrides}
+
+    return evaluate_checkpoint(cfg, checkpoint=checkpoint, load_model=load_model, cbgm=cbgm, output=output,
+                               results_path=results_path)
+
+
+def evaluate_checkpoint(
+    cfg: Mapping[str, Any] | None,
+    *,
+    checkpoint: str,
+    load_model: Callable[[Mapping[str, Any], Mapping[str, Any], torch.device], tuple[nn.Module, dict[str, Any]]],
+    cbgm: bool | None = None,
+    output: str | None = None,
+    results_path: str | None = None,
+) -> dict[str, Any]:
+    """The search report of a checkpoint on the test split; `load_model(state, cfg, device)` returns the
+    model to score and extra report entries. Writes the report to `output` and the raw results to
+    `results_path` when given."""
     state = load_checkpoint(checkpoint, map_location="cpu")
     cfg = dict(cfg if cfg is not None else state.get("config") or {})
     eval_cfg = section(cfg, "eval")
@@ -241,12 +267,11 @@ def evaluate_from_config(
     settings = EvalSettings.from_section(eval_cfg)
     data_cfg = section(cfg, "data")
     device = du.resolve_device(section(cfg, "train").get("device", "auto"))
-    overrides = model_overrides(section(cfg, "model"), state.get("model_kwargs") or {})
-    model = load_search_model(state, device, inference_overrides=overrides)
+    model, extra = load_model(state, cfg, device)
     data = load_scene_data(data_cfg)
     report, results = evaluate_model(model, data, data_cfg["name"], device, settings)
     report = {"dataset": data_cfg["name"], "checkpoint": str(checkpoint), "epoch": state.get("epoch"),
-              "cbgm": settings.cbgm, "model_overrides": overrides, **report}
+              "cbgm": settings.cbgm, **extra, **report}
     if output:
         atomic_write_json(output, report)
     if results_path:

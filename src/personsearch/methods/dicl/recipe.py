@@ -23,14 +23,12 @@ from personsearch.data.records import SceneSearchData
 from personsearch.data.scene_dataset import collate_scenes
 from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
 from personsearch.engine import distributed as du
-from personsearch.evaluation import save_results
 from personsearch.methods.dicl.clustering import ClusteringSettings, pairwise_precision_recall
 from personsearch.methods.dicl.hooks import ClusteringHook, SearchModelExportHook
 from personsearch.methods.dicl.siamese import DICLTrainingModel, InstanceAveragedSearch
 from personsearch.methods.dicl.weak_data import WeakSceneDataset, count_slots, image_of_slot, strip_identities
-from personsearch.methods.supervised import SCALAR_METRICS, EvalSettings, evaluate_model, load_scene_data
+from personsearch.methods.supervised import EvalSettings, TrainingEvaluator, evaluate_checkpoint, load_scene_data
 from personsearch.models.search_model import build_search_model, load_search_model
-from personsearch.utils.atomic import atomic_write_json
 
 TRAINABLE = ("all", "reid")
 SEARCH_PREFIX = "search_model."
@@ -126,17 +124,6 @@ def test_model(search_model: nn.Module, settings: DICLSettings) -> nn.Module:
     return search_model
 
 
-class _TrainingEvaluator:
-    def __init__(self, *, data: SceneSearchData, dataset_name: str, device: torch.device, settings: EvalSettings,
-                 method: DICLSettings) -> None:
-        self.data, self.dataset_name, self.device, self.settings, self.method = data, dataset_name, device, settings, method
-
-    def __call__(self, model: nn.Module) -> dict[str, float]:
-        report, _ = evaluate_model(test_model(model.search_model, self.method), self.data, self.dataset_name,
-                                   self.device, self.settings)
-        return {key: float(report[key]) for key in SCALAR_METRICS if key in report}
-
-
 def identity_scorer(data: SceneSearchData):
     truth = np.concatenate([np.asarray(r.pids, dtype=np.int64).reshape(-1) for r in data.train] or [np.zeros(0, int)])
     return lambda labels: pairwise_precision_recall(labels, truth)
@@ -192,8 +179,9 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
         data = load_scene_data(data_cfg)
         evaluator = None
         if eval_settings.period >= 0 and data.queries:
-            evaluator = _TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,
-                                           settings=eval_settings, method=method)
+            evaluator = TrainingEvaluator(data=data, dataset_name=data_cfg["name"], device=device,
+                                          settings=eval_settings,
+                                          search_model_of=lambda model: test_model(model.search_model, method))
         scorer = identity_scorer(data) if method.score_clusters else None
         trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=scorer,
                                         evaluator=evaluator)
@@ -210,22 +198,11 @@ def load_dicl_search_model(checkpoint: Mapping[str, Any], device: torch.device) 
 def evaluate_from_config(cfg: Mapping[str, Any] | None, *, checkpoint: str, cbgm: bool | None = None,
                          output: str | None = None, results_path: str | None = None) -> dict[str, Any]:
     """Score a DICL checkpoint (training checkpoint or exported search_model.pth) on the test split."""
-    state = load_checkpoint(checkpoint, map_location="cpu")
-    cfg = dict(cfg if cfg is not None else state.get("config") or {})
-    eval_cfg = section(cfg, "eval")
-    if cbgm is not None:
-        eval_cfg["cbgm"] = cbgm
-    settings = EvalSettings.from_section(eval_cfg)
-    method = DICLSettings.from_section(section(cfg, "method"))
-    data_cfg = section(cfg, "data")
-    device = du.resolve_device(section(cfg, "train").get("device", "auto"))
-    model = test_model(load_dicl_search_model(state, device), method)
-    data = load_scene_data(data_cfg)
-    report, results = evaluate_model(model, data, data_cfg["name"], device, settings)
-    report = {"dataset": data_cfg["name"], "checkpoint": str(checkpoint), "epoch": state.get("epoch"),
-              "cbgm": settings.cbgm, "test_instance_branch": method.test_instance_branch, **report}
-    if output:
-        atomic_write_json(output, report)
-    if results_path:
-        save_results(results_path, results)
-    return report
+
+    def load_model(state: Mapping[str, Any], cfg: Mapping[str, Any], device: torch.device):
+        method = DICLSettings.from_section(section(cfg, "method"))
+        model = test_model(load_dicl_search_model(state, device), method)
+        return model, {"test_instance_branch": method.test_instance_branch}
+
+    return evaluate_checkpoint(cfg, checkpoint=checkpoint, load_model=load_model, cbgm=cbgm, output=output,
+                               results_path=results_path)
