@@ -1,30 +1,13 @@
 import json
-import sys
-import types
 
 import pytest
 from PIL import Image
 
 from personsearch import cli
 from personsearch.commands import search as search_command
-from test_index_fake_model import FakeSearchModel, paint_scene
+from test_index_fake_model import paint_scene
 
 RED, GREEN, BLUE = (230, 30, 30), (30, 220, 40), (20, 40, 230)
-
-
-@pytest.fixture
-def fake_loader(monkeypatch):
-    """Route checkpoint loading to the fake model, counting the pictures it sees."""
-    models = []
-
-    def load_search_model(path, device="cpu"):
-        models.append(FakeSearchModel())
-        return models[-1]
-
-    module = types.ModuleType("personsearch.models.search_model")
-    module.load_search_model = load_search_model
-    monkeypatch.setitem(sys.modules, "personsearch.models.search_model", module)
-    return models
 
 
 @pytest.fixture
