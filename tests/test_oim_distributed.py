@@ -1,15 +1,13 @@
 """Two Gloo ranks with different data: after DDP steps the OIM tables are identical on both ranks."""
 
-import socket
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from gloo_ranks import run_in_gloo_ranks
 from personsearch.models import OIMLoss, build_search_model
 
 NUM_PIDS, QUEUE_SIZE, DIM = 6, 5, 8
@@ -52,53 +50,42 @@ def _tiny_scene_batch(rank):
     return images, targets
 
 
-def _worker(rank, world_size, port, out_dir):
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
-    try:
-        torch.manual_seed(0)
-        model = EmbedAndMatch()
-        lut, queue = _initial_tables()
-        model.oim.lut.copy_(lut)
-        model.oim.queue.copy_(queue)
-        # no buffer broadcast: each rank must reach the same tables on its own
-        ddp = DistributedDataParallel(model, broadcast_buffers=False)
-        x, labels = _rank_batch(rank)
-        loss, features = ddp(x, labels)
-        loss.backward()
-        torch.save(
-            {"features": features, "labels": labels, "lut": model.oim.lut, "queue": model.oim.queue,
-             "ptr": model.oim.queue_ptr, "weight_grad": model.embed.weight.grad},
-            Path(out_dir) / f"oim{rank}.pt",
-        )
+def _worker(rank, out_dir):
+    torch.manual_seed(0)
+    model = EmbedAndMatch()
+    lut, queue = _initial_tables()
+    model.oim.lut.copy_(lut)
+    model.oim.queue.copy_(queue)
+    # no buffer broadcast: each rank must reach the same tables on its own
+    ddp = DistributedDataParallel(model, broadcast_buffers=False)
+    x, labels = _rank_batch(rank)
+    loss, features = ddp(x, labels)
+    loss.backward()
+    torch.save(
+        {"features": features, "labels": labels, "lut": model.oim.lut, "queue": model.oim.queue,
+         "ptr": model.oim.queue_ptr, "weight_grad": model.embed.weight.grad},
+        Path(out_dir) / f"oim{rank}.pt",
+    )
 
-        torch.manual_seed(0)
-        search = build_search_model(
-            "seqnet", backbone="resnet18", num_pids=4, queue_size=16, min_size=96, max_size=128,
-            rpn_pre_nms_top_n_train=200, rpn_post_nms_top_n_train=50, box_batch_size_per_image=8,
-            roi_output_size=8,
-        )
-        ddp_search = DistributedDataParallel(search, broadcast_buffers=False)
-        optimizer = torch.optim.SGD(ddp_search.parameters(), lr=1e-3)
-        images, targets = _tiny_scene_batch(rank)
-        for _ in range(2):  # a second step would fail if any parameter went without a gradient
-            optimizer.zero_grad()
-            sum(ddp_search(images, targets).values()).backward()
-            optimizer.step()
-        oim = search.roi_heads.reid_loss
-        torch.save({"lut": oim.lut, "queue": oim.queue, "ptr": oim.queue_ptr}, Path(out_dir) / f"seqnet{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    torch.manual_seed(0)
+    search = build_search_model(
+        "seqnet", backbone="resnet18", num_pids=4, queue_size=16, min_size=96, max_size=128,
+        rpn_pre_nms_top_n_train=200, rpn_post_nms_top_n_train=50, box_batch_size_per_image=8,
+        roi_output_size=8,
+    )
+    ddp_search = DistributedDataParallel(search, broadcast_buffers=False)
+    optimizer = torch.optim.SGD(ddp_search.parameters(), lr=1e-3)
+    images, targets = _tiny_scene_batch(rank)
+    for _ in range(2):  # a second step would fail if any parameter went without a gradient
+        optimizer.zero_grad()
+        sum(ddp_search(images, targets).values()).backward()
+        optimizer.step()
+    oim = search.roi_heads.reid_loss
+    torch.save({"lut": oim.lut, "queue": oim.queue, "ptr": oim.queue_ptr}, Path(out_dir) / f"seqnet{rank}.pt")
 
 
 def test_ddp_oim_tables_are_identical_and_equal_the_gathered_update(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    run_in_gloo_ranks(_worker, str(tmp_path))
     ranks = [torch.load(tmp_path / f"oim{r}.pt", weights_only=True) for r in range(2)]
     for key in ("lut", "queue", "ptr"):
         assert torch.equal(ranks[0][key], ranks[1][key]), key
