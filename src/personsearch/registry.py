@@ -1,4 +1,4 @@
-"""Name -> factory registries with `list_*()` helpers and errors that name the valid choices."""
+"""Name -> factory registries with `list_*()` functions and errors that name the valid choices."""
 
 from __future__ import annotations
 

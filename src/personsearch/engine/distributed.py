@@ -1,4 +1,4 @@
-"""Single-process or multi-process (torchrun) training helpers.
+"""Training in one process or several (torchrun): process group, device, DDP wrapping, collectives.
 
 A run is distributed when `WORLD_SIZE` > 1 is set in the environment (torchrun
 sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT). The backend is

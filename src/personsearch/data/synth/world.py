@@ -222,7 +222,7 @@ class SynthWorld:
         image, captions, _, _, _ = self._render_crop(crop_index, edited)
         return ProximityEdit(image=image, captions=captions, attribute=attribute, old_value=old_value, new_value=new_value)
 
-    # ---- helpers -------------------------------------------------------------------------------
+    # ---- internals -----------------------------------------------------------------------------
     def _iterate(self, kind: str, count: int, workers: int) -> Iterator[Any]:
         make = self.scene if kind == "scene" else self.crop
         if workers <= 1 or count < 2:
