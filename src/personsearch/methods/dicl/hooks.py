@@ -53,9 +53,9 @@ def memory_features(model: DICLTrainingModel, records: Sequence[WeakSceneRecord]
 class ClusteringHook(HookBase):
     """Before training: fill an uninitialised memory from the boxes' features (a resumed memory is
     kept). Before every epoch: cluster the memory (with optional must-link groups of slots) and set
-    its pseudo labels. The epoch's row of
-    the history gets cluster/num_clusters, cluster/singletons, cluster/seconds and whatever
-    `scorer(labels)` returns (e.g. pairwise precision / recall when true identities are known)."""
+    its pseudo labels. The epoch's row of the history gets cluster/num_clusters, cluster/singletons,
+    cluster/largest, cluster/seconds and whatever `scorer(labels)` returns (e.g. pairwise precision /
+    recall when true identities are known)."""
 
     def __init__(self, *, records: Sequence[WeakSceneRecord], image_of_slot: np.ndarray,
                  settings: ClusteringSettings, device: torch.device, scorer: ClusterScorer | None = None,

@@ -87,7 +87,7 @@ class DICLSettings:
 
 def search_model_kwargs(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """`build_search_model` arguments: the search model's own OIM head is not trained by DICL, so it
-    gets one placeholder identity and no queue."""
+    gets a single unused identity and no queue."""
     kwargs = dict(model_cfg)
     kwargs.update(num_pids=1, queue_size=0)
     return kwargs
