@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -134,3 +134,10 @@ def section(cfg: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"config section {name!r} must be a mapping")
     return dict(value)
+
+
+def check_section_keys(name: str, values: Mapping[str, Any], valid: Sequence[str]) -> None:
+    """ConfigError naming the unknown keys of section `name` and the valid ones."""
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(f"unknown {name} setting(s) {unknown}; valid: {', '.join(valid)}")

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import Dataset, Sampler
 from tqdm import tqdm
 
-from personsearch.config import ConfigError, save_config
+from personsearch.config import ConfigError, check_section_keys, save_config
 from personsearch.engine import distributed as du
 from personsearch.engine.checkpoint import find_resume_checkpoint, load_checkpoint
 from personsearch.engine.data_loader import build_train_loader
@@ -62,10 +62,7 @@ class TrainSettings:
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> "TrainSettings":
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(section) - set(names))
-        if unknown:
-            raise ConfigError(f"unknown train setting(s) {unknown}; valid: {', '.join(names)}")
+        check_section_keys("train", section, [f.name for f in dataclasses.fields(cls)])
         settings = cls(**dict(section))
         if settings.epochs < 1 or settings.batch_size < 1 or settings.workers < 0:
             raise ConfigError("train.epochs and train.batch_size must be >= 1 and train.workers >= 0")

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from personsearch.config import ConfigError, section
+from personsearch.config import check_section_keys as _check_keys  # also imported by methods/pretrain.py
 from personsearch.data.catalog import dataset_kind, load_dataset
 from personsearch.data.records import UNLABELLED, SceneRecord, SceneSearchData
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
@@ -66,12 +67,6 @@ class EvalSettings:
     def from_section(cls, values: Mapping[str, Any]) -> "EvalSettings":
         _check_keys("eval", values, [f.name for f in dataclasses.fields(cls)])
         return cls(**dict(values))
-
-
-def _check_keys(name: str, values: Mapping[str, Any], valid: Sequence[str]) -> None:
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise ConfigError(f"unknown {name} setting(s) {unknown}; valid: {', '.join(valid)}")
 
 
 def load_scene_data(data_cfg: Mapping[str, Any]) -> SceneSearchData:

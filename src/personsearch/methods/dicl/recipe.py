@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from personsearch.config import ConfigError, section
+from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.records import SceneSearchData
 from personsearch.data.scene_dataset import collate_scenes
 from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
@@ -65,10 +65,7 @@ class DICLSettings:
 
     @classmethod
     def from_section(cls, values: Mapping[str, Any]) -> "DICLSettings":
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            raise ConfigError(f"unknown method setting(s) {unknown}; valid: {', '.join(names)}")
+        check_section_keys("method", values, [f.name for f in dataclasses.fields(cls)])
         settings = cls(**dict(values))
         if settings.trainable not in TRAINABLE:
             raise ConfigError(f"method.trainable must be one of {', '.join(TRAINABLE)}; got {settings.trainable!r}")
