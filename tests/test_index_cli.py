@@ -1,29 +1,12 @@
 import json
-import sys
-import types
 
 import numpy as np
-import pytest
 
 from personsearch import cli
 from personsearch.index import GalleryIndex, SearchModelSpec
-from test_index_fake_model import FakeSearchModel, paint_scene
+from test_index_fake_model import paint_scene
 
 RED, GREEN, BLUE = (230, 30, 30), (30, 220, 40), (20, 40, 230)
-
-
-@pytest.fixture
-def fake_loader(monkeypatch):
-    models = []
-
-    def load_search_model(path, device="cpu"):
-        models.append(FakeSearchModel())
-        return models[-1]
-
-    module = types.ModuleType("personsearch.models.search_model")
-    module.load_search_model = load_search_model
-    monkeypatch.setitem(sys.modules, "personsearch.models.search_model", module)
-    return models
 
 
 def test_index_command_builds_then_updates_in_place(tmp_path, fake_loader, capsys):

@@ -1,4 +1,4 @@
-"""A tiny deterministic stand-in for the person search model, and helpers to paint galleries.
+"""A tiny deterministic stand-in for the person search model, and functions that paint galleries.
 
 Contract (same as personsearch.models.search_model): in eval mode `model(images)` takes
 float CHW RGB tensors in [0, 1] and returns per image {"boxes", "scores", "embeddings"};

@@ -1,15 +1,13 @@
 """Two Gloo ranks, each with half a batch: the gathered contrastive loss and the DDP-averaged
 gradients equal those of one process holding the whole batch."""
 
-import socket
 from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
+from gloo_ranks import run_in_gloo_ranks
 from personsearch.config import load_config
 from personsearch.text.gather import gather_rows
 from personsearch.text.training_model import build_text_training_model
@@ -37,35 +35,24 @@ def _batch(n=2 * HALF):
     return images, targets
 
 
-def _worker(rank, world_size, port, out_dir):
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
-    try:
-        x = torch.arange(4.0).view(2, 2) + 10 * rank
-        x.requires_grad_(True)
-        gathered = gather_rows(x, with_grad=True)
-        (gathered * torch.arange(8.0).view(4, 2)).sum().backward()
-        model = _model()
-        ddp = DistributedDataParallel(model, find_unused_parameters=True)
-        images, targets = _batch()
-        part = slice(rank * HALF, (rank + 1) * HALF)
-        losses = ddp(images[part], targets[part])
-        sum(losses.values()).backward()
-        torch.save({"gathered": gathered.detach(), "x_grad": x.grad, "loss": losses["contrastive"].detach(),
-                    "grads": {n: p.grad for n, p in model.named_parameters() if p.grad is not None}},
-                   Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _worker(rank, out_dir):
+    x = torch.arange(4.0).view(2, 2) + 10 * rank
+    x.requires_grad_(True)
+    gathered = gather_rows(x, with_grad=True)
+    (gathered * torch.arange(8.0).view(4, 2)).sum().backward()
+    model = _model()
+    ddp = DistributedDataParallel(model, find_unused_parameters=True)
+    images, targets = _batch()
+    part = slice(rank * HALF, (rank + 1) * HALF)
+    losses = ddp(images[part], targets[part])
+    sum(losses.values()).backward()
+    torch.save({"gathered": gathered.detach(), "x_grad": x.grad, "loss": losses["contrastive"].detach(),
+                "grads": {n: p.grad for n, p in model.named_parameters() if p.grad is not None}},
+               Path(out_dir) / f"rank{rank}.pt")
 
 
 def test_gathered_loss_and_gradients_equal_the_single_process_big_batch(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    run_in_gloo_ranks(_worker, str(tmp_path))
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     # rows in rank order; the local rows' gradient is scaled by the world size (DDP then averages)
     want = torch.cat([torch.arange(4.0).view(2, 2), torch.arange(4.0).view(2, 2) + 10])
