@@ -26,14 +26,14 @@ from typing import Any, Mapping
 
 import torch
 
-from personsearch.config import ConfigError, section
+from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.multi_source_sampler import MultiSourceBatchSampler
 from personsearch.data.pretrain_dataset import PretrainDataset, collate_views
 from personsearch.data.unify import UnifiedSources, load_sources
 from personsearch.engine import TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_pretrained
-from personsearch.methods.supervised import AUTO, _check_keys
+from personsearch.methods.supervised import AUTO
 from personsearch.models.domain_alignment import IntraTaskAlignment
 from personsearch.models.init_from import INIT_KEYS, init_options, initialise_from
 from personsearch.models.losses.simsiam import PredictionMLP
@@ -86,7 +86,7 @@ def ensure_sources(data_cfg: Mapping[str, Any], *, show_progress: bool = True) -
     for name, cfg in sources.items():
         if cfg is None:  # a source switched off by an override (data.sources.NAME=null)
             continue
-        _check_keys(f"data.sources.{name}", cfg, SOURCE_KEYS)
+        check_section_keys(f"data.sources.{name}", cfg, SOURCE_KEYS)
         cfg = dict(cfg)
         synth = cfg.get("synth")
         if synth and du.is_main_process():
@@ -135,7 +135,7 @@ def build_pretraining_model(search_model: torch.nn.Module, unified: UnifiedSourc
 
 def load_unified(cfg: Mapping[str, Any], settings: PretrainSettings, *, show_progress: bool = True) -> UnifiedSources:
     data_cfg = section(dict(cfg), "data")
-    _check_keys("data", data_cfg, DATA_KEYS)
+    check_section_keys("data", data_cfg, DATA_KEYS)
     sources = ensure_sources(data_cfg, show_progress=show_progress)
     return load_sources({name: {k: v for k, v in c.items() if k != "synth"} for name, c in sources.items()},
                         instance_ids=settings.instance_ids)

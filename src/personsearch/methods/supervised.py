@@ -22,8 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from personsearch.config import ConfigError, section
-from personsearch.config import check_section_keys as _check_keys  # also imported by methods/pretrain.py
+from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.catalog import dataset_kind, load_dataset
 from personsearch.data.records import UNLABELLED, SceneRecord, SceneSearchData
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
@@ -65,12 +64,12 @@ class EvalSettings:
 
     @classmethod
     def from_section(cls, values: Mapping[str, Any]) -> "EvalSettings":
-        _check_keys("eval", values, [f.name for f in dataclasses.fields(cls)])
+        check_section_keys("eval", values, [f.name for f in dataclasses.fields(cls)])
         return cls(**dict(values))
 
 
 def load_scene_data(data_cfg: Mapping[str, Any]) -> SceneSearchData:
-    _check_keys("data", data_cfg, DATA_KEYS)
+    check_section_keys("data", data_cfg, DATA_KEYS)
     name, root = data_cfg.get("name"), data_cfg.get("root")
     if not name:
         raise ConfigError("data.name is required (a scene dataset of the catalog, e.g. cuhk-sysu or prw)")
@@ -174,7 +173,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
     """Train as the config says; `resume` None, `auto` or a checkpoint path. Returns the history."""
     cfg = dict(cfg)
     method_cfg = section(cfg, "method")
-    _check_keys("method", method_cfg, METHOD_KEYS)
+    check_section_keys("method", method_cfg, METHOD_KEYS)
     data_cfg = section(cfg, "data")
     settings = TrainSettings.from_section(section(cfg, "train"))
     eval_settings = EvalSettings.from_section(section(cfg, "eval"))
