@@ -24,6 +24,7 @@ import dataclasses
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 

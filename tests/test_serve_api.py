@@ -12,7 +12,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from personsearch.serve.app import create_app  # noqa: E402
-from serve_fixtures import BLUE, GREEN, RED, fake_service, paint_gallery, png_bytes, text_checkpoint  # noqa: E402
+from serve_fixtures import GREEN, RED, fake_service, paint_gallery, png_bytes, text_checkpoint  # noqa: E402
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """The world annotates people at the image border as real datasets do."""
 
-import numpy as np
 import pytest
 
 from personsearch.data.synth.annotation import border_verdict, in_frame

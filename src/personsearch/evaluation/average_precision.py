@@ -28,11 +28,3 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     n_at = np.flatnonzero(last_of_tie) + 1
     recall_step = np.diff(tp_at, prepend=0) / num_pos
     return float(np.sum(recall_step * tp_at / n_at))
-
-
-def scaled_ap_from_counts(tp_at_or_above: np.ndarray, n_at_or_above: np.ndarray, count_gt: int) -> float:
-    """AP * n_tp / count_gt from, for each true positive, the counts of positives and of all
-    items scoring at least as high as it (the person search AP, without sorting the gallery)."""
-    if count_gt <= 0:
-        raise ValueError("count_gt must be positive")
-    return float(np.sum(np.asarray(tp_at_or_above) / np.asarray(n_at_or_above)) / count_gt)
