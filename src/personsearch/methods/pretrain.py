@@ -33,11 +33,10 @@ from personsearch.data.unify import UnifiedSources, load_sources
 from personsearch.engine import TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_pretrained
-from personsearch.methods.supervised import AUTO
+from personsearch.methods.supervised import AUTO, build_model
 from personsearch.models.domain_alignment import IntraTaskAlignment
-from personsearch.models.init_from import INIT_KEYS, init_options, initialise_from
+from personsearch.models.init_from import INIT_KEYS
 from personsearch.models.losses.simsiam import PredictionMLP
-from personsearch.models.search_model import build_search_model
 from personsearch.methods.pretrain_model import PretrainingModel
 
 
@@ -160,15 +159,12 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extr
     try:
         unified = load_unified(cfg, settings, show_progress=train_settings.progress)
         model_cfg = section(cfg, "model")
-        init_from, init_parts = init_options(model_cfg)
         model_kwargs = {k: v for k, v in model_cfg.items() if k not in INIT_KEYS}
         if model_kwargs.get("num_pids", AUTO) == AUTO:
             model_kwargs["num_pids"] = unified.num_pids
         if model_kwargs.get("queue_size", AUTO) == AUTO:
             model_kwargs["queue_size"] = _auto_queue(unified, train_settings.batch_size, settings.queue_batches)
-        search_model = build_search_model(**model_kwargs)
-        if init_from:
-            initialise_from(search_model, init_from, init_parts, backbone=model_kwargs.get("backbone"))
+        search_model = build_model(model_kwargs, model_cfg)
         embedding_dim = int(model_kwargs.get("embedding_dim", 256))
         model = build_pretraining_model(search_model, unified, settings, embedding_dim=embedding_dim)
         dataset = pretraining_dataset(section(cfg, "data"), unified)
