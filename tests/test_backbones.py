@@ -100,6 +100,20 @@ def test_freeze_stem_stops_gradients_into_the_first_conv_only(name):
     assert all(p.requires_grad for p in free.body.parameters())
 
 
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_freeze_body_keeps_the_whole_body_fixed_through_a_training_step(name):
+    parts = build_backbone(name, freeze_bn=True, freeze_body=True)
+    before = copy.deepcopy(parts.body.state_dict())
+    trainable = [p for p in list(parts.body.parameters()) + list(parts.head.parameters()) if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=0.1)
+    features = parts.body(torch.rand(1, 3, 64, 64))
+    parts.head(features)["feat_res5"].pow(2).mean().backward()
+    optimizer.step()
+    assert all(p.grad is None for p in parts.body.parameters())
+    assert all(torch.equal(before[k], v) for k, v in parts.body.state_dict().items())
+    assert trainable and all(p.requires_grad for p in parts.head.parameters())
+
+
 def test_torchvision_weights_choice_maps_to_imagenet_enums():
     assert backbones_module._torchvision_weights("resnet50") is torchvision.models.ResNet50_Weights.IMAGENET1K_V1
     assert (

@@ -122,6 +122,7 @@ def build_backbone(
     weights: str = "none",
     freeze_bn: bool = True,
     freeze_stem: bool = True,
+    freeze_body: bool = False,
 ) -> BackboneParts:
     """Build a backbone split into a stride-16 body and a RoI head.
 
@@ -130,10 +131,14 @@ def build_backbone(
     weights enums; downloads them on first use).
     freeze_bn: replace every BatchNorm2d with FrozenBatchNorm2d (statistics and affine fixed).
     freeze_stem: stop gradients into the first convolution and its norm layer, as SeqNet does.
+    freeze_body: stop gradients into the whole stride-16 body, so detection and re-ID are learned
+        on the pretrained features as they are (they then keep what ImageNet taught them, which
+        transfers to real pictures better than a body fitted to synthetic ones).
     """
     split = BACKBONES.get(name)(name, weights)
-    if freeze_stem:
-        for parameter in split.stem.parameters():
+    frozen = split.body if freeze_body else split.stem if freeze_stem else None
+    if frozen is not None:
+        for parameter in frozen.parameters():
             parameter.requires_grad_(False)
     body, head = split.body, split.head
     if freeze_bn:
