@@ -6,6 +6,9 @@ Every encoder is split into `stem` (embeddings + first layer) and `head` (the
 remaining layers + pooling) so token features can be mixed after the first
 layer (feature-level mixup). With `checkpointing` set (by the training model),
 `head` recomputes its layers in the backward pass instead of storing their activations.
+With `trainable_layers` K set, the embeddings and all but the last K layers are frozen at
+their loaded weights, so a trained model differs from its base weights only in those K layers,
+the pooler and whatever sits on top (the shipped text model stores just that difference).
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ class BertTextEncoder(nn.Module):
         dropout: float = 0.1,
         pooling: str = "cls",
         weights: str | None = None,
+        trainable_layers: int | None = None,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -161,6 +165,16 @@ class BertTextEncoder(nn.Module):
         self.apply(_init_bert)
         if weights is not None:
             load_bert_weights(self, weights)
+        if trainable_layers is not None:
+            self.freeze_below(int(trainable_layers))
+
+    def freeze_below(self, trainable_layers: int) -> None:
+        """Stops gradients to the embeddings and to every layer but the last `trainable_layers`."""
+        layers = len(self.encoder.layer)
+        if not 0 <= trainable_layers <= layers:
+            raise ValueError(f"trainable_layers must be between 0 and {layers}, got {trainable_layers}")
+        for module in [self.embeddings, *self.encoder.layer[:layers - trainable_layers]]:
+            module.requires_grad_(False)
 
     def stem(self, token_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Token features after the embeddings and the first layer: (B, N, hidden)."""
@@ -213,17 +227,19 @@ def load_bert_weights(encoder: BertTextEncoder, weights: str) -> None:
 
 
 @TEXT_ENCODERS.register("bert-base")
-def bert_base(*, pooling: str = "pooler", weights: str | None = None, dropout: float = 0.1) -> BertTextEncoder:
+def bert_base(*, pooling: str = "pooler", weights: str | None = None, dropout: float = 0.1,
+              trainable_layers: int | None = None) -> BertTextEncoder:
     """BERT-base-uncased (CTLG's text encoder); weights=`hf:bert-base-uncased` downloads them."""
     return BertTextEncoder(hidden=768, layers=12, heads=12, inner=3072, pooling=pooling, weights=weights,
-                           dropout=dropout)
+                           dropout=dropout, trainable_layers=trainable_layers)
 
 
 @TEXT_ENCODERS.register("minilm-l6")
-def minilm_l6(*, pooling: str = "mean", weights: str | None = "offline-minilm", dropout: float = 0.1) -> BertTextEncoder:
+def minilm_l6(*, pooling: str = "mean", weights: str | None = "offline-minilm", dropout: float = 0.1,
+              trainable_layers: int | None = None) -> BertTextEncoder:
     """all-MiniLM-L6-v2 (6 layers, 384-d), weights shipped offline in a package."""
     return BertTextEncoder(hidden=384, layers=6, heads=12, inner=1536, pooling=pooling, weights=weights,
-                           dropout=dropout)
+                           dropout=dropout, trainable_layers=trainable_layers)
 
 
 @TEXT_ENCODERS.register("small-transformer")
