@@ -114,6 +114,12 @@ def test_freeze_body_keeps_the_whole_body_fixed_through_a_training_step(name):
     assert trainable and all(p.requires_grad for p in parts.head.parameters())
 
 
+def test_freeze_head_stops_gradients_into_the_roi_head_only():
+    parts = build_backbone("mobilenet_v2", freeze_bn=True, freeze_stem=False, freeze_head=True)
+    assert not any(p.requires_grad for p in parts.head.parameters())
+    assert all(p.requires_grad for p in parts.body.parameters())
+
+
 def test_torchvision_weights_choice_maps_to_imagenet_enums():
     assert backbones_module._torchvision_weights("resnet50") is torchvision.models.ResNet50_Weights.IMAGENET1K_V1
     assert (

@@ -123,6 +123,7 @@ def build_backbone(
     freeze_bn: bool = True,
     freeze_stem: bool = True,
     freeze_body: bool = False,
+    freeze_head: bool = False,
 ) -> BackboneParts:
     """Build a backbone split into a stride-16 body and a RoI head.
 
@@ -134,6 +135,8 @@ def build_backbone(
     freeze_body: stop gradients into the whole stride-16 body, so detection and re-ID are learned
         on the pretrained features as they are (they then keep what ImageNet taught them, which
         transfers to real pictures better than a body fitted to synthetic ones).
+    freeze_head: the same for the RoI head (the backbone's last stage); with freeze_body, only
+        the detection and embedding layers on top of the pretrained features learn.
     """
     split = BACKBONES.get(name)(name, weights)
     frozen = split.body if freeze_body else split.stem if freeze_stem else None
@@ -141,6 +144,9 @@ def build_backbone(
         for parameter in frozen.parameters():
             parameter.requires_grad_(False)
     body, head = split.body, split.head
+    if freeze_head:
+        for parameter in head.parameters():
+            parameter.requires_grad_(False)
     if freeze_bn:
         body, head = freeze_batch_norm(body), freeze_batch_norm(head)
     return BackboneParts(

@@ -36,11 +36,12 @@ def build_seqnet(
     freeze_bn: bool = True,
     freeze_stem: bool = True,
     freeze_body: bool = False,
+    freeze_head: bool = False,
     **kwargs: Any,
 ) -> SeqNet:
     """SeqNet + NAE on a registered backbone; other keyword arguments are `SeqNet`'s (sizes, RPN/RoI, OIM...)."""
     parts = build_backbone(backbone, weights=backbone_weights, freeze_bn=freeze_bn, freeze_stem=freeze_stem,
-                           freeze_body=freeze_body)
+                           freeze_body=freeze_body, freeze_head=freeze_head)
     return SeqNet(backbone=parts, num_pids=num_pids, **kwargs)
 
 
@@ -53,11 +54,12 @@ def build_nae(
     freeze_bn: bool = True,
     freeze_stem: bool = True,
     freeze_body: bool = False,
+    freeze_head: bool = False,
     **kwargs: Any,
 ) -> NAE:
     """NAE (SeqNet without its second stage) on a registered backbone; other keyword arguments are `SeqNet`'s."""
     parts = build_backbone(backbone, weights=backbone_weights, freeze_bn=freeze_bn, freeze_stem=freeze_stem,
-                           freeze_body=freeze_body)
+                           freeze_body=freeze_body, freeze_head=freeze_head)
     return NAE(backbone=parts, num_pids=num_pids, **kwargs)
 
 
