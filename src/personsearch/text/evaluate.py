@@ -16,23 +16,27 @@ from personsearch.engine.checkpoint import load_checkpoint
 from personsearch.evaluation.text_retrieval import text_retrieval_metrics
 from personsearch.text.data import ImageDataset
 from personsearch.text.model import DualEncoder
+from personsearch.text.shipped import overlay_stored_tensors
 from personsearch.text.training_model import build_text_training_model
 from personsearch.utils.atomic import atomic_savez
 
 
 def load_text_model(checkpoint: str | Path, device: torch.device | str = "cpu") -> tuple[DualEncoder, dict]:
     """The dual encoder of a training checkpoint (no weight file is read besides the checkpoint),
-    or of a small one holding only the model's own modules over the offline encoder weights
-    (`base_weights: offline`, scripts/export_text_checkpoint.py)."""
-    state = load_checkpoint(checkpoint, map_location=device)
+    or of a small shipped one holding only what differs from the offline encoder weights
+    (`base_weights: offline`, personsearch.text.shipped)."""
+    state = load_checkpoint(checkpoint, map_location="cpu")
     if "model_kwargs" not in state or "model" not in state:
         raise ValueError(f"{checkpoint}: not a text model checkpoint (needs 'model_kwargs' and 'model')")
     on_base = state.get("base_weights") == "offline"
     model = build_text_training_model(**state["model_kwargs"], pretrained=on_base)
-    missing, unexpected = model.load_state_dict(state["model"], strict=not on_base)
-    foreign = unexpected + [k for k in missing if not k.startswith(("encoder.image_encoder.", "encoder.text_encoder."))]
-    if foreign:
-        raise ValueError(f"{checkpoint}: weights do not fit the model: {', '.join(foreign[:5])}")
+    if on_base:
+        overlay_stored_tensors(model, state["model"], path=checkpoint, expected_digest=state.get("base_sha256"))
+    else:
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"{checkpoint}: weights do not fit the model: {exc}") from exc
     encoder = model.encoder.to(device).eval()
     return encoder, dict(state.get("config", {}))
 
