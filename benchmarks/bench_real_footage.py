@@ -11,6 +11,10 @@ neighbouring frames continuity alone can answer.
 
     bash scripts/fetch_vtest.sh && python scripts/build_real_set.py
     python benchmarks/bench_real_footage.py [--checkpoint PATH] [--root data/real/vtest-prw]
+        [--candidate LABEL=PATH ...]
+
+`--candidate LABEL=PATH` adds a trained one-step model under that label (alone and averaged with
+ImageNet, on both box sources): how the transfer levers of docs/real_set.md were compared.
 """
 
 from __future__ import annotations
@@ -57,6 +61,18 @@ def tensor_extractor(module):
     return extract
 
 
+def averaged(first, second):
+    """Both unit vectors side by side: their similarity is the mean of the two similarities."""
+    return lambda image, boxes: np.concatenate([first(image, boxes), second(image, boxes)], axis=1) / np.sqrt(2.0)
+
+
+def candidate_argument(text: str) -> tuple[str, Path]:
+    label, sep, path = text.partition("=")
+    if not sep or not label or not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"expected LABEL=PATH to a checkpoint file, got {text!r}")
+    return label, Path(path)
+
+
 def ssdlite_boxes(data) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     detector = load_ssdlite_person_detector()
     found = {}
@@ -90,6 +106,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", type=Path, default=Path("data/real/vtest-prw"))
     parser.add_argument("--checkpoint", type=Path, help="one-step model (default: the shipped demo model)")
+    parser.add_argument("--candidate", action="append", default=[], type=candidate_argument, metavar="LABEL=PATH",
+                        help="another one-step model to compare, under LABEL (repeatable)")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     parser.add_argument("--force", action="store_true", help=f"re-measure rows whose result is kept in {RESULTS}")
     args = parser.parse_args()
@@ -100,15 +118,15 @@ def main() -> None:
     data_by_gallery = {name: load_real_set(args.root, min_gap_seconds=gap) for name, gap in GALLERIES.items()}
     data = data_by_gallery["10 s apart"]
     model = load_search_model(str(checkpoint), "cpu")
-    imagenet, shipped = tensor_extractor(ImageNetCropEmbedder()), tensor_extractor(model)
-    embedders = {
-        "colour histogram": colour_histogram_features,
-        "ImageNet MobileNetV2 (pooled)": imagenet,
-        f"shipped model ({checkpoint.name})": shipped,
-        # both unit vectors side by side: the similarity is the mean of the two models' similarities
-        "shipped model + ImageNet, similarities averaged": lambda image, boxes: np.concatenate(
-            [shipped(image, boxes), imagenet(image, boxes)], axis=1) / np.sqrt(2.0),
-    }
+    imagenet = tensor_extractor(ImageNetCropEmbedder())
+    embedders = {"colour histogram": colour_histogram_features, "ImageNet MobileNetV2 (pooled)": imagenet}
+    weights_of = {}  # features -> the checkpoint they come from
+    for label, path in [("shipped model", checkpoint), *args.candidate]:
+        extract = tensor_extractor(model if path == checkpoint else load_search_model(str(path), "cpu"))
+        own_label = f"shipped model ({checkpoint.name})" if path == checkpoint else label
+        embedders[own_label] = extract
+        embedders[f"{label} + ImageNet, similarities averaged"] = averaged(extract, imagenet)
+        weights_of[own_label] = weights_of[f"{label} + ImageNet, similarities averaged"] = str(path)
     box_sources = {
         "SSDLite": functools.cache(lambda: ssdlite_boxes(data)),
         "ground truth": lambda: {r.name: (np.asarray(r.boxes, np.float32), np.ones(len(r.boxes), np.float32))
@@ -126,7 +144,7 @@ def main() -> None:
             start = time.perf_counter()
             reports = measure()
             seconds = time.perf_counter() - start
-            atomic_write_json(file, {"checkpoint": str(checkpoint), "seconds": seconds, "reports": {
+            atomic_write_json(file, {"checkpoint": weights_of.get(features), "seconds": seconds, "reports": {
                 gallery: {k: float(v) for k, v in report.items() if isinstance(v, (int, float, np.number))}
                 for gallery, report in reports.items()}})
         for gallery, report in reports.items():

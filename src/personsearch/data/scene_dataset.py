@@ -3,8 +3,9 @@
 Each item is `(image, target)`: `image` a float32 CHW tensor in [0, 1] (RGB, full
 resolution; resizing and multi-scale belong to the model's transform) and `target`
 `{"boxes": (N, 4) float32, "pids": (N,) int64}`. Training can flip images
-horizontally (boxes flipped with them); the coin comes from torch's generator, so
-it is seeded per DataLoader worker and reproducible.
+horizontally (boxes flipped with them) and jitter colours or erase parts of person boxes
+(`personsearch.data.scene_augment`); the coins come from torch's generator, so they are seeded
+per DataLoader worker and reproducible.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from torch.utils.data import Dataset
 
 from personsearch.data.errors import DatasetFormatError
 from personsearch.data.records import SceneRecord
+from personsearch.data.scene_augment import SceneAugment, augment_scene
 
 
 def read_rgb_image(path: str) -> Image.Image:
@@ -41,11 +43,14 @@ def hflip_boxes(boxes: torch.Tensor, width: int) -> torch.Tensor:
 
 
 class SceneDataset(Dataset):
-    def __init__(self, records: Sequence[SceneRecord], *, flip_prob: float = 0.0) -> None:
+    def __init__(
+        self, records: Sequence[SceneRecord], *, flip_prob: float = 0.0, augment: SceneAugment | None = None
+    ) -> None:
         if not 0.0 <= flip_prob <= 1.0:
             raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
         self.records = list(records)
         self.flip_prob = flip_prob
+        self.augment = augment or SceneAugment()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -65,7 +70,7 @@ class SceneDataset(Dataset):
         if self.flip_prob > 0.0 and torch.rand(()).item() < self.flip_prob:
             image = image.flip(-1)
             boxes = hflip_boxes(boxes, image.shape[-1])
-        return image, {"boxes": boxes, **labels}
+        return augment_scene(image, boxes, self.augment), {"boxes": boxes, **labels}
 
 
 def collate_scenes(batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]):

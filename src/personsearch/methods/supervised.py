@@ -25,6 +25,7 @@ from torch import nn
 from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.catalog import dataset_kind, load_dataset
 from personsearch.data.records import UNLABELLED, SceneRecord, SceneSearchData
+from personsearch.data.scene_augment import SceneAugment
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
 from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
 from personsearch.engine import distributed as du
@@ -43,7 +44,7 @@ from personsearch.models.search_model import build_search_model, load_search_mod
 from personsearch.utils.atomic import atomic_write_json
 
 AUTO = "auto"
-DATA_KEYS = ("name", "root", "loader", "flip_prob", "strict")
+DATA_KEYS = ("name", "root", "loader", "flip_prob", "augment", "strict")
 METHOD_KEYS = ("name", "queue_batches")
 INITIAL_WEIGHT_KEYS = ("backbone_weights", "init_from", "init_parts")
 SCALAR_METRICS = ("mAP", "top1", "top5", "top10", "det_ap", "det_recall")
@@ -194,7 +195,8 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
                                            settings=eval_settings)
         trainer = build_trainer(
             settings=settings, model=model, model_kwargs=model_kwargs,
-            train_dataset=SceneDataset(data.train, flip_prob=float(data_cfg.get("flip_prob", 0.5))),
+            train_dataset=SceneDataset(data.train, flip_prob=float(data_cfg.get("flip_prob", 0.5)),
+                                       augment=SceneAugment.from_section(data_cfg.get("augment"))),
             collate_fn=collate_scenes, device=device, output_dir=Path(output_dir), config=cfg,
             evaluator=evaluator, eval_period=max(eval_settings.period, 0), resume=resume,
         )

@@ -20,6 +20,7 @@ from torch import nn
 
 from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.records import SceneSearchData
+from personsearch.data.scene_augment import SceneAugment
 from personsearch.data.scene_dataset import collate_scenes
 from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
 from personsearch.engine import distributed as du
@@ -156,7 +157,8 @@ def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device:
     eval_settings = EvalSettings.from_section(section(cfg, "eval"))
     trainer = build_trainer(
         settings=settings, model=model, model_kwargs=model_kwargs,
-        train_dataset=WeakSceneDataset(weak, flip_prob=float(data_cfg.get("flip_prob", 0.5))),
+        train_dataset=WeakSceneDataset(weak, flip_prob=float(data_cfg.get("flip_prob", 0.5)),
+                                       augment=SceneAugment.from_section(data_cfg.get("augment"))),
         collate_fn=collate_scenes, device=device, output_dir=output_dir, config=dict(cfg),
         evaluator=evaluator, eval_period=max(eval_settings.period, 0), resume=resume, extra_hooks=hooks,
     )
