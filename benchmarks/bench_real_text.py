@@ -4,7 +4,8 @@
 The descriptions were written by looking at the people, not taken from any training data. Each
 is a query; the gallery is every ground-truth person box (221 crops: the 95 of the six identities
 and 126 other people); matches are the crops of the described person. Text retrieval metrics
-(evaluation/text_retrieval.py), beside the figures a random ranking would get.
+(evaluation/text_retrieval.py), beside the figures a random ranking would get. The figures are
+kept in benchmarks/results/real_text/<text model file stem>.json and in BENCHMARKS.md.
 
     bash scripts/fetch_vtest.sh && python scripts/build_real_set.py
     python benchmarks/bench_real_text.py [--checkpoint TEXT_MODEL]
@@ -13,6 +14,7 @@ and 126 other people); matches are the crops of the described person. Text retri
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +28,11 @@ from personsearch.data.real.vtest import load_real_set
 from personsearch.evaluation.text_retrieval import text_retrieval_metrics
 from personsearch.text.data import to_tensor
 from personsearch.text.evaluate import load_text_model
+from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "real-footage-text"
+RESULTS = Path(__file__).resolve().parent / "results" / "real_text"
+METRICS = ("R1", "R5", "R10", "mAP")
 DESCRIPTIONS = {
     1: "a man wearing a padded jacket that is red on the shoulders and dark navy below, blue jeans and white "
        "trainers, holding white papers",
@@ -71,8 +76,8 @@ def main() -> None:
     metrics = text_retrieval_metrics(sim, np.asarray(pids), gallery_ids)
     rng = np.random.default_rng(0)
     chance = [text_retrieval_metrics(rng.standard_normal(sim.shape), np.asarray(pids), gallery_ids) for _ in range(200)]
-    rows = [[f"text model ({checkpoint.name})", *(metrics[k] for k in ("R1", "R5", "R10", "mAP"))],
-            ["random ranking (mean of 200)", *(float(np.mean([c[k] for c in chance])) for k in ("R1", "R5", "R10", "mAP"))]]
+    rows = [[f"text model ({checkpoint.name})", *(round(float(metrics[k]), 2) for k in METRICS)],
+            ["random ranking (mean of 200)", *(round(float(np.mean([c[k] for c in chance])), 2) for k in METRICS)]]
     per_query = []
     for q, pid in enumerate(pids):
         order = np.argsort(-sim[q])
@@ -82,6 +87,13 @@ def main() -> None:
         print(row)
     if args.no_write:
         return
+    atomic_write_json(RESULTS / f"{checkpoint.stem}.json", {
+        "checkpoint": checkpoint.name, "metrics": dict(zip(METRICS, rows[0][1:])),
+        "random_ranking": dict(zip(METRICS, rows[1][1:])),
+        "queries": [dict(zip(("pid", "description", "crops", "first_rank"), q)) for q in per_query],
+        "gallery_crops": int(len(gallery_ids)), "machine": bench_report.machine_line(),
+        "command": bench_report.command_line(), "date": time.strftime("%Y-%m-%d", time.gmtime()),
+    })
     body = (f"## Text search on real footage: hand-written descriptions (vtest.avi)\n\n{bench_report.section_preamble()}"
             f"- data: `{args.root}`, gallery = all {len(gallery_ids)} annotated person crops of the 40 frames; "
             f"{len(pids)} descriptions, one per identity (docs/real_set.md)\n\n"
