@@ -101,7 +101,7 @@ def test_cli_search_with_imagenet_features(tmp_path, monkeypatch, capsys):
     assert hits[0]["image"].endswith("w200.png") and hits[0]["box"] == [140.0, 40.0, 180.0, 136.0]
     assert json.loads((out / "results.json").read_text())["model_id"].startswith("imagenet-mobilenet_v2-")
     capsys.readouterr()
-    with pytest.raises(SystemExit, match="--detector ssdlite"):
+    with pytest.raises(SystemExit, match="ssdlite detector"):
         cli.main([*argv, "--detector", "model"])
 
     # both a person search checkpoint and the ImageNet features (a tiny untrained SeqNet here)
@@ -115,6 +115,23 @@ def test_cli_search_with_imagenet_features(tmp_path, monkeypatch, capsys):
     assert cli.main(fused) == 0
     results = json.loads((tmp_path / "fused" / "results.json").read_text())
     assert len(results["hits"]) == 4 and "+imagenet-mobilenet_v2-" in results["model_id"]
+
+    # no checkpoint, no --reid: the pipeline shipped for real pictures (SSDLite + shipped model + ImageNet)
+    shipped = [*argv[:-6], "--top-k", "4", "--out", str(tmp_path / "shipped")]
+    assert cli.main(shipped) == 0
+    model_id = json.loads((tmp_path / "shipped" / "results.json").read_text())["model_id"]
+    assert model_id.startswith("sha256:") and "+imagenet-mobilenet_v2-" in model_id and model_id.endswith("+ssdlite")
+
+
+def test_default_pipeline_depends_on_whose_model_it_is():
+    from personsearch.detectors import FUSED_REID, OWN_DETECTOR, OWN_REID, SSDLITE, resolve_pipeline
+
+    assert resolve_pipeline(shipped=True, detector=None, reid=None, pytorch=True) == (SSDLITE, FUSED_REID)
+    assert resolve_pipeline(shipped=True, detector=None, reid=None, pytorch=False) == (SSDLITE, OWN_REID)
+    assert resolve_pipeline(shipped=False, detector=None, reid=None, pytorch=True) == (OWN_DETECTOR, OWN_REID)
+    assert resolve_pipeline(shipped=False, detector=None, reid=FUSED_REID, pytorch=True) == (SSDLITE, FUSED_REID)
+    assert resolve_pipeline(shipped=True, detector=OWN_DETECTOR, reid=OWN_REID, pytorch=True) == (OWN_DETECTOR,
+                                                                                                   OWN_REID)
 
 
 @pytest.mark.skipif(not VTEST.is_file(), reason="data/real/vtest.avi is absent (scripts/fetch_vtest.sh)")

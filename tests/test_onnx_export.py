@@ -147,7 +147,7 @@ def test_export_command_and_search_with_the_onnx_runtime(tmp_path, capsys):
         out = tmp_path / runtime
         argv = ["search", "--gallery", str(gallery), "--query", str(gallery / "scene4.png"), "--box", box,
                 "--index", str(tmp_path / f"{runtime}.npz"), "--out", str(out), "--runtime", runtime,
-                "--onnx-dir", str(tmp_path / "graphs")]
+                "--onnx-dir", str(tmp_path / "graphs"), "--reid", "model", "--detector", "model"]
         assert cli.main(argv) == 0
         results[runtime] = json.loads((out / "results.json").read_text())["hits"]
     assert len(results["onnx"]) == len(results["pytorch"]) >= 1

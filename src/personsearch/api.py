@@ -9,7 +9,15 @@ import torch
 from PIL import Image
 
 from personsearch import media
-from personsearch.detectors import DETECTORS, IMAGENET_REID, OWN_DETECTOR, SSDLITE
+from personsearch.detectors import (
+    DETECTORS,
+    FUSED_REID,
+    IMAGENET_REID,
+    OWN_DETECTOR,
+    OWN_REID,
+    SSDLITE,
+    resolve_pipeline,
+)
 from personsearch.export import PYTORCH
 from personsearch.index import (
     GalleryIndex,
@@ -53,56 +61,51 @@ class PersonSearcher:
         self.gallery_index: GalleryIndex | None = None
 
     @classmethod
-    def from_checkpoint(
+    def create(
         cls,
-        path: str | Path,
+        checkpoint: str | Path | None = None,
         *,
-        device: str | torch.device = "cpu",
-        detector: str = OWN_DETECTOR,
+        detector: str | None = None,
+        reid: str | None = None,
         runtime: str = PYTORCH,
         onnx_dir: str | Path | None = None,
+        device: str | torch.device = "cpu",
         **kwargs,
     ) -> "PersonSearcher":
-        """detector: "model" uses the checkpoint's own detections; "ssdlite" finds people with the
-        offline SSDLite person detector (trained on real photographs) and embeds its boxes.
-        runtime: "pytorch", or "onnx" to run the exported graphs (from `onnx_dir`) in onnxruntime."""
-        spec = SearchModelSpec(checkpoint=str(path), detector=detector, device=str(device), runtime=runtime,
+        """The searcher a detector / re-ID choice names, defaults filled in: with no `checkpoint`, the
+        pipeline shipped for real pictures (SSDLite finds the people; `personsearch.detectors.SHIPPED_REID`
+        compares them); with one, that model alone on its own detections.
+        detector: "model" or "ssdlite"; reid: "model" (the checkpoint's re-ID head), "imagenet"
+        (ImageNet MobileNetV2 features, no checkpoint) or "model+imagenet" (similarities averaged)."""
+        from personsearch.commands.search import default_checkpoint
+
+        detector, reid = resolve_pipeline(shipped=checkpoint is None, detector=detector, reid=reid,
+                                          pytorch=runtime == PYTORCH)
+        if checkpoint is None and reid != IMAGENET_REID:
+            checkpoint = default_checkpoint()
+        spec = SearchModelSpec(checkpoint=None if checkpoint is None else str(checkpoint), detector=detector,
+                               reid=reid, device=str(device), runtime=runtime,
                                onnx_dir=None if onnx_dir is None else str(onnx_dir))
         return cls(model=spec.load_model(), device=device, model_id=spec.model_id(), **kwargs)
 
     @classmethod
-    def from_imagenet_features(cls, *, device: str | torch.device = "cpu", **kwargs) -> "PersonSearcher":
-        """No person model at all: the SSDLite person detector finds people and ImageNet MobileNetV2
-        features (offline weights, pooled) compare them. The honest fallback on real pictures."""
-        from personsearch.baselines.imagenet import ImageNetCropEmbedder
-        from personsearch.models.detect_then_embed import DetectThenEmbed
-        from personsearch.models.ssdlite_person import load_ssdlite_person_detector
-        from personsearch.models.weights import get_offline_weights
-
-        model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=device), search_model=ImageNetCropEmbedder())
-        model_id = f"{IMAGENET_REID}-mobilenet_v2-{get_offline_weights('mobilenet_v2').sha256[:16]}+{SSDLITE}"
-        return cls(model=model, device=device, model_id=model_id, **kwargs)
+    def from_checkpoint(cls, path: str | Path, *, detector: str = OWN_DETECTOR, **kwargs) -> "PersonSearcher":
+        """The checkpoint's own re-ID. detector: "model" uses its own detections; "ssdlite" finds people
+        with the offline SSDLite person detector (trained on real photographs) and embeds its boxes.
+        runtime: "pytorch", or "onnx" to run the exported graphs (from `onnx_dir`) in onnxruntime."""
+        return cls.create(path, detector=detector, reid=OWN_REID, **kwargs)
 
     @classmethod
-    def from_checkpoint_and_imagenet_features(cls, path: str | Path, *, device: str | torch.device = "cpu",
-                                              **kwargs) -> "PersonSearcher":
+    def from_imagenet_features(cls, **kwargs) -> "PersonSearcher":
+        """No person model at all: the SSDLite person detector finds people and ImageNet MobileNetV2
+        features (offline weights, pooled) compare them. The honest fallback on real pictures."""
+        return cls.create(None, detector=SSDLITE, reid=IMAGENET_REID, **kwargs)
+
+    @classmethod
+    def from_checkpoint_and_imagenet_features(cls, path: str | Path, **kwargs) -> "PersonSearcher":
         """The SSDLite person detector finds people; the checkpoint's re-ID head and ImageNet
         MobileNetV2 features both compare them, their similarities averaged."""
-        from personsearch.baselines.imagenet import ImageNetCropEmbedder
-        from personsearch.index import checkpoint_identity
-        from personsearch.models.detect_then_embed import DetectThenEmbed
-        from personsearch.models.fused_embedding import FusedEmbedding
-        from personsearch.models.search_model import load_search_model
-        from personsearch.models.ssdlite_person import load_ssdlite_person_detector
-        from personsearch.models.weights import get_offline_weights
-
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"checkpoint not found: {path}")
-        fused = FusedEmbedding(first=load_search_model(str(path), device=str(device)), second=ImageNetCropEmbedder())
-        model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=device), search_model=fused)
-        model_id = (f"{checkpoint_identity(path)}+{IMAGENET_REID}-mobilenet_v2-"
-                    f"{get_offline_weights('mobilenet_v2').sha256[:16]}+{SSDLITE}")
-        return cls(model=model, device=device, model_id=model_id, **kwargs)
+        return cls.create(path, detector=SSDLITE, reid=FUSED_REID, **kwargs)
 
     def index(
         self,

@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from personsearch.detectors import DETECTORS, OWN_DETECTOR
+from personsearch.detectors import DETECTORS, IMAGENET_REID, REID_MODELS, SHIPPED_REID, resolve_pipeline
 
 ENGINES = ("local", "ray")
 
@@ -31,8 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="index file to write (updated in place when it exists)")
     parser.add_argument("--engine", choices=ENGINES, default="local", help="where shards run (default local)")
     parser.add_argument("--checkpoint", help="person search checkpoint (default: the demo model shipped in the package)")
-    parser.add_argument("--detector", choices=DETECTORS, default=OWN_DETECTOR,
-                        help="who finds the people: the model itself (default) or the offline SSDLite detector")
+    parser.add_argument("--detector", choices=DETECTORS,
+                        help="who finds the people: the model itself or the offline SSDLite detector (default as in "
+                        "`personsearch search`: ssdlite for the shipped model, the model itself for your own "
+                        "--checkpoint)")
+    parser.add_argument("--reid", choices=REID_MODELS,
+                        help=f"who compares the people (as in `personsearch search`; default: {SHIPPED_REID} for the "
+                        "shipped model, model for your own --checkpoint)")
     parser.add_argument("--frame-stride", type=int, default=1, help="for videos: index every N-th frame (default 1)")
     parser.add_argument("--recursive", action="store_true", help="also index sub-folders")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="keep detections scoring at least this")
@@ -55,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from personsearch.commands.search import default_checkpoint
     from personsearch.index import LocalEngine, SearchModelSpec, index_gallery
 
-    checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
-    spec = SearchModelSpec(checkpoint=str(checkpoint), detector=args.detector, device=args.device,
+    detector, reid = resolve_pipeline(shipped=args.checkpoint is None, detector=args.detector, reid=args.reid,
+                                      pytorch=True)
+    checkpoint = args.checkpoint or (None if reid == IMAGENET_REID else str(default_checkpoint()))
+    spec = SearchModelSpec(checkpoint=checkpoint, detector=detector, reid=reid, device=args.device,
                            score_threshold=args.score_threshold, batch_size=args.batch_size)
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")

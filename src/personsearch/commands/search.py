@@ -7,7 +7,7 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
-from personsearch.detectors import DETECTORS, FUSED_REID, IMAGENET_REID, OWN_DETECTOR, OWN_REID, REID_MODELS
+from personsearch.detectors import DETECTORS, REID_MODELS, SHIPPED_REID
 from personsearch.export import PYTORCH, RUNTIMES
 from personsearch.utils.atomic import atomic_write_json
 
@@ -60,17 +60,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--detector",
         choices=DETECTORS,
-        help="who finds the people: the model itself (default with --reid model) or the offline SSDLite "
-        "person detector, trained on real photographs, whose boxes the model then embeds",
+        help="who finds the people: the model itself, or the offline SSDLite person detector, trained on real "
+        "photographs, whose boxes the model then embeds (default: ssdlite for the shipped model and with --reid "
+        "imagenet or model+imagenet; the model itself for your own --checkpoint)",
     )
     parser.add_argument(
         "--reid",
         choices=REID_MODELS,
-        default=OWN_REID,
-        help="who compares the people: the checkpoint's re-ID head (default); ImageNet MobileNetV2 features "
-        "with no person training (offline weights), the generic fallback; or both, their similarities averaged, "
-        "the best of the three on the project's real footage set. The last two find people with SSDLite "
-        "(--detector ssdlite, the default with them)",
+        help="who compares the people: the checkpoint's re-ID head; ImageNet MobileNetV2 features with no person "
+        "training (offline weights), the generic fallback; or both, their similarities averaged. Default: "
+        f"{SHIPPED_REID} for the shipped model (the best on the project's real footage set), model for your own "
+        "--checkpoint",
     )
     parser.add_argument("--score-threshold", type=float, default=0.5, help="keep detections scoring at least this")
     parser.add_argument("--weight-by-detection", action="store_true", help="multiply similarity by detection score")
@@ -95,19 +95,13 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _searcher(searcher_class, args: argparse.Namespace):
-    options = dict(device=args.device, score_threshold=args.score_threshold, batch_size=args.batch_size)
-    if args.reid in (IMAGENET_REID, FUSED_REID) and (args.detector == OWN_DETECTOR or args.runtime != PYTORCH):
-        raise SystemExit(f"--reid {args.reid} finds people with --detector ssdlite (the default with it) and runs "
-                         "in PyTorch: use it without --detector model or --runtime onnx")
-    if args.reid == IMAGENET_REID:
-        if args.checkpoint:
-            raise SystemExit("--reid imagenet uses no checkpoint: leave out --checkpoint, or use --reid model+imagenet")
-        return searcher_class.from_imagenet_features(**options)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
-    if args.reid == FUSED_REID:
-        return searcher_class.from_checkpoint_and_imagenet_features(checkpoint, **options)
-    return searcher_class.from_checkpoint(checkpoint, detector=args.detector or OWN_DETECTOR, runtime=args.runtime,
-                                          onnx_dir=args.onnx_dir, **options)
+    try:
+        return searcher_class.create(
+            args.checkpoint, detector=args.detector, reid=args.reid, runtime=args.runtime, onnx_dir=args.onnx_dir,
+            device=args.device, score_threshold=args.score_threshold, batch_size=args.batch_size,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise SystemExit(f"personsearch search: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:

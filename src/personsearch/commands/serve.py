@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from personsearch.commands.search import add_runtime_arguments
-from personsearch.detectors import DETECTORS, OWN_DETECTOR
+from personsearch.detectors import DETECTORS, REID_MODELS, SHIPPED_REID
 
 LOCALHOST = "127.0.0.1"
 
@@ -19,8 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"address to listen on (default {LOCALHOST}: this computer only)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     parser.add_argument("--checkpoint", help="person search checkpoint (default: the demo model shipped in the package)")
-    parser.add_argument("--detector", choices=DETECTORS, default=OWN_DETECTOR,
-                        help="who finds the people: the model itself (default) or the offline SSDLite person detector")
+    parser.add_argument("--detector", choices=DETECTORS,
+                        help="who finds the people: the model itself or the offline SSDLite person detector "
+                        "(default: ssdlite for the shipped model, the model itself for your own --checkpoint)")
+    parser.add_argument("--reid", choices=REID_MODELS,
+                        help=f"who compares the people (as in `personsearch search`; default: {SHIPPED_REID} for the "
+                        "shipped model, model for your own --checkpoint)")
     parser.add_argument("--text-checkpoint", help="a text model checkpoint: enables search by description")
     parser.add_argument("--frame-stride", type=int, default=1, help="for videos: index every N-th frame (default 1)")
     parser.add_argument("--score-threshold", type=float, default=0.5, help="keep detections scoring at least this")
@@ -33,15 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from personsearch.commands.search import default_checkpoint
     from personsearch.serve.app import create_app
     from personsearch.serve.service import SearchService
 
     if args.max_upload_mb <= 0:
         raise ValueError(f"--max-upload-mb must be positive, got {args.max_upload_mb}")
-    checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     service = SearchService.open(
-        args.gallery, checkpoint=checkpoint, detector=args.detector, text_checkpoint=args.text_checkpoint,
+        args.gallery, checkpoint=args.checkpoint, detector=args.detector, reid=args.reid,
+        text_checkpoint=args.text_checkpoint,
         runtime=args.runtime, onnx_dir=args.onnx_dir, device=args.device, frame_stride=args.frame_stride,
         score_threshold=args.score_threshold,
     )  # fmt: skip

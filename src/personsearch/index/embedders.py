@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from personsearch.detectors import DETECTORS, OWN_DETECTOR, SSDLITE
+from personsearch.detectors import DETECTORS, FUSED_REID, IMAGENET_REID, OWN_DETECTOR, OWN_REID, REID_MODELS, SSDLITE
 from personsearch.export import ONNX, PYTORCH, RUNTIMES
 
 # A found picture: boxes (K, 4) float32, scores (K,) float32, features (K, D) float32 L2-normalised.
@@ -103,10 +103,14 @@ class CropEmbedder:
 
 @dataclass(frozen=True)
 class SearchModelSpec:
-    """A person search checkpoint (with its own detections or the SSDLite detector's boxes)."""
+    """Who finds and who compares the people: a person search checkpoint (with its own detections or
+    the SSDLite detector's boxes), ImageNet MobileNetV2 features (`reid="imagenet"`, no checkpoint),
+    or both with their similarities averaged (`reid="model+imagenet"`); the last two on SSDLite's
+    boxes, in PyTorch."""
 
-    checkpoint: str
+    checkpoint: str | None
     detector: str = OWN_DETECTOR
+    reid: str = OWN_REID
     device: str = "cpu"
     score_threshold: float = 0.5
     batch_size: int = 4
@@ -116,16 +120,32 @@ class SearchModelSpec:
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise ValueError(f"detector must be one of {', '.join(DETECTORS)}; got {self.detector!r}")
+        if self.reid not in REID_MODELS:
+            raise ValueError(f"re-ID must be one of {', '.join(REID_MODELS)}; got {self.reid!r}")
         if self.runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}; got {self.runtime!r}")
-        if not Path(self.checkpoint).is_file():
+        if self.reid != OWN_REID and (self.detector != SSDLITE or self.runtime != PYTORCH):
+            raise ValueError(f"re-ID {self.reid!r} finds people with the ssdlite detector and runs in PyTorch; "
+                             f"got detector {self.detector!r}, runtime {self.runtime!r}")
+        if self.reid == IMAGENET_REID:
+            if self.checkpoint is not None:
+                raise ValueError("re-ID 'imagenet' uses no checkpoint: leave it out, or use 'model+imagenet'")
+        elif self.checkpoint is None or not Path(self.checkpoint).is_file():
             raise FileNotFoundError(f"checkpoint not found: {self.checkpoint}")
 
     def model_id(self) -> str:
         from personsearch.index.identity import checkpoint_identity
 
-        identity = checkpoint_identity(self.checkpoint)
-        return f"{identity}+{SSDLITE}" if self.detector == SSDLITE else identity
+        parts = []
+        if self.reid != IMAGENET_REID:
+            parts.append(checkpoint_identity(self.checkpoint))
+        if self.reid != OWN_REID:
+            from personsearch.models.weights import get_offline_weights
+
+            parts.append(f"{IMAGENET_REID}-mobilenet_v2-{get_offline_weights('mobilenet_v2').sha256[:16]}")
+        if self.detector == SSDLITE:
+            parts.append(SSDLITE)
+        return "+".join(parts)
 
     def load_model(self) -> torch.nn.Module:
         if self.runtime == ONNX:
@@ -135,7 +155,16 @@ class SearchModelSpec:
             return load_onnx_search_model(self.checkpoint, detector=self.detector, folder=folder)
         from personsearch.models.search_model import load_search_model
 
-        model = load_search_model(str(self.checkpoint), device=self.device)
+        if self.reid == OWN_REID:
+            model = load_search_model(str(self.checkpoint), device=self.device)
+        else:
+            from personsearch.baselines.imagenet import ImageNetCropEmbedder
+
+            model = ImageNetCropEmbedder()
+            if self.reid == FUSED_REID:
+                from personsearch.models.fused_embedding import FusedEmbedding
+
+                model = FusedEmbedding(first=load_search_model(str(self.checkpoint), device=self.device), second=model)
         if self.detector == SSDLITE:
             from personsearch.models.detect_then_embed import DetectThenEmbed
             from personsearch.models.ssdlite_person import load_ssdlite_person_detector

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from personsearch import media
-from personsearch.detectors import OWN_DETECTOR, SSDLITE
+from personsearch.detectors import OWN_DETECTOR, SSDLITE, resolve_pipeline
 from personsearch.export import ONNX, PYTORCH
 
 INDEX_SUFFIXES = (".npz",)
@@ -85,8 +85,9 @@ class SearchService:
         cls,
         gallery: str | Path,
         *,
-        checkpoint: str | Path,
-        detector: str = OWN_DETECTOR,
+        checkpoint: str | Path | None = None,
+        detector: str | None = None,
+        reid: str | None = None,
         text_checkpoint: str | Path | None = None,
         runtime: str = PYTORCH,
         onnx_dir: str | Path | None = None,
@@ -96,17 +97,22 @@ class SearchService:
         progress: bool = True,
     ) -> "SearchService":
         """Index `gallery` (a folder of images or a video; a saved index is reused while its pictures
-        are unchanged), or load a saved index file (.npz)."""
+        are unchanged), or load a saved index file (.npz). No `checkpoint`: the pipeline shipped for
+        real pictures (`PersonSearcher.create`)."""
         from personsearch.api import PersonSearcher
+        from personsearch.commands.search import default_checkpoint
 
         if runtime == ONNX and onnx_dir is None:
             from personsearch.export.onnx_runtime import default_export_folder
 
             onnx_dir = default_export_folder()
-        searcher = PersonSearcher.from_checkpoint(
-            checkpoint, device=device, detector=detector, runtime=runtime, onnx_dir=onnx_dir,
+        detector, reid = resolve_pipeline(shipped=checkpoint is None, detector=detector, reid=reid,
+                                          pytorch=runtime == PYTORCH)
+        searcher = PersonSearcher.create(
+            checkpoint, detector=detector, reid=reid, device=device, runtime=runtime, onnx_dir=onnx_dir,
             score_threshold=score_threshold, progress=progress,
         )
+        checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         gallery = Path(gallery)
         if gallery.is_file() and gallery.suffix in INDEX_SUFFIXES:
             index = searcher.load_index(gallery)
