@@ -13,14 +13,9 @@ from collections import OrderedDict
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torchvision.models.detection.roi_heads import RoIHeads
 
 from .captured import capture_roi_features
-from .heads import BoxRegressor, NormAwareEmbedding
-from .losses.oim import UNLABELLED, OIMLoss
-from .seq_roi_heads import _box_regression_loss
+from .seq_roi_heads import NormAwareRoIHeads
 from .seqnet import SeqNet
 
 NAE_LOSS_WEIGHTS = {
@@ -32,46 +27,13 @@ NAE_LOSS_WEIGHTS = {
 }
 
 
-class NAERoIHeads(RoIHeads):
-    """One RoI stage: box regression and the norm-aware embedding on the same pooled features."""
+class NAERoIHeads(NormAwareRoIHeads):
+    """One RoI stage: box regression and the norm-aware embedding on the same pooled features
+    (`box_head` is also the re-ID head). Keyword arguments: `NormAwareRoIHeads`' but the
+    stage-1 predictor and the second head."""
 
-    def __init__(
-        self,
-        *,
-        box_roi_pool: nn.Module,
-        box_head: nn.Module,
-        reid_box_regressor: BoxRegressor,
-        embedding_head: NormAwareEmbedding,
-        reid_loss: OIMLoss,
-        fg_iou_thresh: float,
-        bg_iou_thresh: float,
-        batch_size_per_image: int,
-        positive_fraction: float,
-        score_thresh: float,
-        nms_thresh: float,
-        detections_per_img: int,
-    ) -> None:
-        super().__init__(
-            box_roi_pool=box_roi_pool,
-            box_head=box_head,
-            box_predictor=None,
-            fg_iou_thresh=fg_iou_thresh,
-            bg_iou_thresh=bg_iou_thresh,
-            batch_size_per_image=batch_size_per_image,
-            positive_fraction=positive_fraction,
-            bbox_reg_weights=None,
-            score_thresh=score_thresh,
-            nms_thresh=nms_thresh,
-            detections_per_img=detections_per_img,
-        )
-        self.reid_box_regressor = reid_box_regressor
-        self.embedding_head = embedding_head
-        self.reid_loss = reid_loss
-
-    def reid_features(
-        self, features: OrderedDict[str, torch.Tensor], boxes: list[torch.Tensor], image_shapes: list[tuple[int, int]]
-    ) -> OrderedDict[str, torch.Tensor]:
-        return self.box_head(self.box_roi_pool(features, boxes, image_shapes))
+    def __init__(self, **heads: Any) -> None:
+        super().__init__(box_predictor=None, reid_head=None, **heads)
 
     def forward(
         self,
@@ -84,53 +46,17 @@ class NAERoIHeads(RoIHeads):
         """`captured`, when given, receives the intermediate features (see `SeqRoIHeads.forward`)."""
         if self.training:
             proposals, _, labels, regression_targets = self.select_training_samples(proposals, targets)
-        roi_maps = self.box_roi_pool(features, proposals, image_shapes)
-        pooled = self.box_head(roi_maps)
-        box_regression = self.reid_box_regressor(pooled["feat_res5"])
-        embeddings, person_logits = self.embedding_head(pooled)
+        stage = self._reid_stage(features, proposals, image_shapes)
         if not self.training:
-            return self._postprocess(box_regression, torch.sigmoid(person_logits), embeddings, proposals,
-                                     image_shapes), {}
+            return self._postprocess(stage.box_regression, torch.sigmoid(stage.person_logits), stage.embeddings,
+                                     proposals, image_shapes), {}
         labels = torch.cat(labels)
-        foreground = labels > 0
         if captured is not None:
             counts = [len(p) for p in proposals]
-            capture_roi_features(captured, box_features=pooled["feat_res5"], box_counts=counts, reid_maps=roi_maps,
-                                 reid_embeddings=embeddings, reid_counts=counts, foreground=foreground)
-        losses = {
-            "loss_box_cls": F.binary_cross_entropy_with_logits(person_logits, foreground.to(person_logits.dtype)),
-            "loss_box_reg": _box_regression_loss(box_regression, labels.clamp(0, 1), torch.cat(regression_targets)),
-            "loss_oim": self.reid_loss(embeddings[foreground], self._oim_labels(labels[foreground])),
-        }
-        return [], losses
-
-    def _oim_labels(self, labels: torch.Tensor) -> torch.Tensor:
-        num_pids = self.reid_loss.num_pids
-        return torch.where(labels > num_pids, torch.full_like(labels, UNLABELLED), labels - 1)
-
-    def _postprocess(
-        self,
-        box_regression: torch.Tensor,
-        scores: torch.Tensor,
-        embeddings: torch.Tensor,
-        proposals: list[torch.Tensor],
-        image_shapes: list[tuple[int, int]],
-    ) -> list[dict[str, torch.Tensor]]:
-        from torchvision.ops import boxes as box_ops
-
-        counts = [len(p) for p in proposals]
-        decoded = self.box_coder.decode(box_regression, proposals).reshape(-1, box_regression.shape[1] // 4, 4)[:, 1]
-        results = []
-        for boxes, image_scores, image_embeddings, shape in zip(
-            decoded.split(counts), scores.split(counts), embeddings.split(counts), image_shapes
-        ):
-            boxes = box_ops.clip_boxes_to_image(boxes, shape)
-            keep = torch.where(image_scores > self.score_thresh)[0]
-            keep = keep[box_ops.remove_small_boxes(boxes[keep], min_size=1e-2)]
-            keep = keep[box_ops.nms(boxes[keep], image_scores[keep], self.nms_thresh)]
-            keep = keep[: self.detections_per_img]
-            results.append({"boxes": boxes[keep], "scores": image_scores[keep], "embeddings": image_embeddings[keep]})
-        return results
+            capture_roi_features(captured, box_features=stage.pooled["feat_res5"], box_counts=counts,
+                                 reid_maps=stage.maps, reid_embeddings=stage.embeddings, reid_counts=counts,
+                                 foreground=labels > 0)
+        return [], self._reid_stage_losses(stage, labels, torch.cat(regression_targets), suffix="")
 
 
 class NAE(SeqNet):
