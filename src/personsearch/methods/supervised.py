@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -91,16 +92,41 @@ def auto_queue_size(records: Sequence[SceneRecord], *, batch_size: int, queue_ba
     return max(1, math.ceil(per_image * batch_size * queue_batches))
 
 
+@contextmanager
+def training_run(cfg: Mapping[str, Any]) -> Iterator[tuple[TrainSettings, Path, torch.device]]:
+    """A recipe's run: yields the `train` settings, `output_dir` (required) and the device, after
+    joining the process group under torchrun and seeding every generator (build the model inside,
+    so its initial weights follow the seed); leaves the process group at the end."""
+    settings = TrainSettings.from_section(section(cfg, "train"))
+    output_dir = cfg.get("output_dir")
+    if not output_dir:
+        raise ConfigError("output_dir is required")
+    device = prepare_run(settings)
+    try:
+        yield settings, Path(output_dir), device
+    finally:
+        du.cleanup_distributed()
+
+
+def fill_model_kwargs(model_cfg: Mapping[str, Any], *, num_pids: int, queue_size: Callable[[], int]) -> dict[str, Any]:
+    """The exact keyword arguments of `build_search_model`: the `model` section without `init_from` /
+    `init_parts` (`build_model` reads those), `num_pids: auto` (or absent) set to `num_pids` and
+    `queue_size: auto` to `queue_size()`."""
+    kwargs = {key: value for key, value in model_cfg.items() if key not in INIT_KEYS}
+    if kwargs.get("num_pids", AUTO) == AUTO:
+        kwargs["num_pids"] = num_pids
+    if kwargs.get("queue_size") == AUTO:
+        kwargs["queue_size"] = queue_size()
+    return kwargs
+
+
 def derive_model_kwargs(
     model_cfg: Mapping[str, Any], data: SceneSearchData, *, batch_size: int, queue_batches: float
 ) -> dict[str, Any]:
-    """The exact keyword arguments of `build_search_model`, with `auto` values filled in
-    (`init_from` / `init_parts` are not the builder's: see `build_model`)."""
-    kwargs = {key: value for key, value in model_cfg.items() if key not in INIT_KEYS}
-    if kwargs.get("num_pids", AUTO) == AUTO:
-        kwargs["num_pids"] = int(data.num_train_pids)
-    if kwargs.get("queue_size") == AUTO:
-        kwargs["queue_size"] = auto_queue_size(data.train, batch_size=batch_size, queue_batches=queue_batches)
+    """The exact keyword arguments of `build_search_model` for a scene dataset (see `fill_model_kwargs`)."""
+    kwargs = fill_model_kwargs(
+        model_cfg, num_pids=int(data.num_train_pids),
+        queue_size=lambda: auto_queue_size(data.train, batch_size=batch_size, queue_batches=queue_batches))
     if kwargs["num_pids"] < 1:
         raise ConfigError(f"{data.name}: the training split has no labelled identity; supervised training needs some")
     return kwargs
@@ -176,13 +202,8 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
     method_cfg = section(cfg, "method")
     check_section_keys("method", method_cfg, METHOD_KEYS)
     data_cfg = section(cfg, "data")
-    settings = TrainSettings.from_section(section(cfg, "train"))
     eval_settings = EvalSettings.from_section(section(cfg, "eval"))
-    output_dir = cfg.get("output_dir")
-    if not output_dir:
-        raise ConfigError("output_dir is required")
-    device = prepare_run(settings)
-    try:
+    with training_run(cfg) as (settings, output_dir, device):
         data = load_scene_data(data_cfg)
         model_kwargs = derive_model_kwargs(
             section(cfg, "model"), data, batch_size=settings.batch_size,
@@ -197,12 +218,10 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
             settings=settings, model=model, model_kwargs=model_kwargs,
             train_dataset=SceneDataset(data.train, flip_prob=float(data_cfg.get("flip_prob", 0.5)),
                                        augment=SceneAugment.from_section(data_cfg.get("augment"))),
-            collate_fn=collate_scenes, device=device, output_dir=Path(output_dir), config=cfg,
+            collate_fn=collate_scenes, device=device, output_dir=output_dir, config=cfg,
             evaluator=evaluator, eval_period=max(eval_settings.period, 0), resume=resume,
         )
         return trainer.train()
-    finally:
-        du.cleanup_distributed()
 
 
 def model_overrides(model_cfg: Mapping[str, Any], saved_kwargs: Mapping[str, Any]) -> dict[str, Any]:
