@@ -34,7 +34,8 @@ def tiny_run(tmp_path_factory):
     """Two short pre-training epochs over the five tiny synthetic sources (written by the preset)."""
     folder = tmp_path_factory.mktemp("pretrain")
     roots = [f"data.sources.{s}.root={folder / 'sources' / s}" for s in SOURCES]
-    overrides = roots + [f"output_dir={folder / 'run'}", "method.iterations_per_epoch=3", "train.epochs=1"]
+    overrides = roots + [f"output_dir={folder / 'run'}", "method.iterations_per_epoch=3", "train.epochs=1",
+                         "data.source_weights={luperson: 2.0, ecp: 0.5}"]
     torch.manual_seed(0)
     assert main(["pretrain", "--config", "preset:pretrain_tiny", *overrides]) == 0
     return folder, overrides

@@ -10,6 +10,8 @@ Config sections:
   `iterations_per_epoch` (null: one pass over the samples) sets how often checkpoints are written.
 - `data`: `sources` (name -> {format, root, loader, synth}); a source with `synth`
   ({size, seed, world: WorldSpec overrides, workers}) is generated into its root when absent;
+  `source_weights` (name -> weight >= 0, default 1: each sample of a source that many times as
+  likely to be drawn as a weight-1 sample of the same task; see `data.multi_source_sampler`);
   `views` (all | unlabelled | none: which samples get two augmented views), `placement`
   (expand_resize | random_paste), `canvas_size` [w, h], `ratio_range` [low, high].
 - `model`: `build_search_model` keyword arguments (`num_pids: auto`, `queue_size: auto`).
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Any, Mapping
 
 import torch
@@ -30,12 +31,11 @@ from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.multi_source_sampler import MultiSourceBatchSampler
 from personsearch.data.pretrain_dataset import PretrainDataset, collate_views
 from personsearch.data.unify import UnifiedSources, load_sources
-from personsearch.engine import TrainSettings, build_trainer, prepare_run
+from personsearch.engine import build_trainer
 from personsearch.engine import distributed as du
 from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_pretrained
-from personsearch.methods.supervised import AUTO, build_model
+from personsearch.methods.supervised import build_model, fill_model_kwargs, training_run
 from personsearch.models.domain_alignment import IntraTaskAlignment
-from personsearch.models.init_from import INIT_KEYS
 from personsearch.models.losses.simsiam import PredictionMLP
 from personsearch.methods.pretrain_model import PretrainingModel
 
@@ -70,7 +70,7 @@ class PretrainSettings:
         return cls(**values)
 
 
-DATA_KEYS = ("sources", "views", "placement", "canvas_size", "ratio_range", "cache")
+DATA_KEYS = ("sources", "source_weights", "views", "placement", "canvas_size", "ratio_range", "cache")
 SOURCE_KEYS = ("format", "root", "loader", "synth")
 
 
@@ -97,6 +97,22 @@ def ensure_sources(data_cfg: Mapping[str, Any], *, show_progress: bool = True) -
     if not resolved:
         raise ConfigError("every source of data.sources is switched off")
     return resolved
+
+
+def active_source_weights(data_cfg: Mapping[str, Any]) -> dict[str, float] | None:
+    """`data.source_weights` without the sources switched off (data.sources.NAME=null); a name that
+    is no source of data.sources is an error."""
+    weights = data_cfg.get("source_weights")
+    if not weights:
+        return None
+    if not isinstance(weights, Mapping):
+        raise ConfigError(f"data.source_weights must map source names to weights; got {weights!r}")
+    sources = data_cfg.get("sources") or {}
+    unknown = sorted(set(weights) - set(sources))
+    if unknown:
+        raise ConfigError(f"data.source_weights names unknown source(s) {unknown}; data.sources has "
+                          f"{', '.join(sources)}")
+    return {name: weight for name, weight in weights.items() if sources[name] is not None}
 
 
 def _auto_queue(unified: UnifiedSources, batch_size: int, queue_batches: float) -> int:
@@ -151,41 +167,35 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extr
     """Pre-train as the config says; `resume` None, `auto` or a checkpoint path. Returns the history."""
     cfg = dict(cfg)
     settings = PretrainSettings.from_section(section(cfg, "method"))
-    train_settings = TrainSettings.from_section(section(cfg, "train"))
-    output_dir = cfg.get("output_dir")
-    if not output_dir:
-        raise ConfigError("output_dir is required")
-    device = prepare_run(train_settings)
-    try:
+    with training_run(cfg) as (train_settings, output_dir, device):
         unified = load_unified(cfg, settings, show_progress=train_settings.progress)
         model_cfg = section(cfg, "model")
-        model_kwargs = {k: v for k, v in model_cfg.items() if k not in INIT_KEYS}
-        if model_kwargs.get("num_pids", AUTO) == AUTO:
-            model_kwargs["num_pids"] = unified.num_pids
-        if model_kwargs.get("queue_size", AUTO) == AUTO:
-            model_kwargs["queue_size"] = _auto_queue(unified, train_settings.batch_size, settings.queue_batches)
+        model_kwargs = fill_model_kwargs(
+            model_cfg, num_pids=unified.num_pids,
+            queue_size=lambda: _auto_queue(unified, train_settings.batch_size, settings.queue_batches))
         search_model = build_model(model_kwargs, model_cfg)
         embedding_dim = int(model_kwargs.get("embedding_dim", 256))
         model = build_pretraining_model(search_model, unified, settings, embedding_dim=embedding_dim)
-        dataset = pretraining_dataset(section(cfg, "data"), unified)
+        data_cfg = section(cfg, "data")
+        dataset = pretraining_dataset(data_cfg, unified)
         sampler = MultiSourceBatchSampler(tasks=dataset.tasks(), batch_size=train_settings.batch_size,
                                           detection_fraction=settings.detection_fraction, seed=train_settings.seed,
                                           num_replicas=du.get_world_size(), rank=du.get_rank(),
-                                          batches_per_epoch=settings.iterations_per_epoch)
+                                          batches_per_epoch=settings.iterations_per_epoch,
+                                          sources=[unified.sources[s.source].name for s in unified.samples],
+                                          source_weights=active_source_weights(data_cfg))
         trainer = build_trainer(
             settings=train_settings, model=model, model_kwargs=model_kwargs, train_dataset=dataset,
-            collate_fn=collate_views, device=device, output_dir=Path(output_dir), config=cfg, evaluator=None,
+            collate_fn=collate_views, device=device, output_dir=output_dir, config=cfg, evaluator=None,
             resume=resume, batch_sampler=sampler, extra_hooks=extra_hooks,
         )
         history = trainer.train()
         if du.is_main_process():
             state = {"model": du.unwrap_model(trainer.model).state_dict(), "model_kwargs": model_kwargs,
                      "iteration": trainer.iteration, "epoch": trainer.epoch, "config": cfg}
-            export_pretrained(trainer_state=state, out=Path(output_dir) / PRETRAINED_FILE, parts="all",
+            export_pretrained(trainer_state=state, out=output_dir / PRETRAINED_FILE, parts="all",
                               sources=unified.sources)
         return history
-    finally:
-        du.cleanup_distributed()
 
 
 def evaluate_from_config(cfg: Mapping[str, Any] | None, *, checkpoint: str, **options: Any) -> dict[str, Any]:
