@@ -2,7 +2,8 @@
 
 `run_in_gloo_ranks(worker, *args)` spawns the processes, joins a process group on a free
 local port, calls `worker(rank, *args)` in each and leaves the group afterwards. The worker
-must be a module-level function (the spawned processes import it by name).
+must be a module-level function (the spawned processes import it by name). A worker may run a
+training recipe, which uses the group it finds and leaves it when done.
 """
 
 import socket
@@ -28,4 +29,5 @@ def _rank_main(rank, world_size, port, worker, args):
     try:
         worker(rank, *args)
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():  # a recipe's run leaves the group itself when it ends
+            dist.destroy_process_group()
