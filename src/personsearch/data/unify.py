@@ -16,7 +16,7 @@ Crops are placed on a canvas when loaded (`data.canvas`), which gives their box.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -130,8 +130,24 @@ def unify_sources(datasets: Mapping[str, tuple[str, DetectionData | CropData]], 
     return UnifiedSources(sources=sources, samples=samples, num_pids=max(next_pid, 1))
 
 
+def subset_training_images(data: DetectionData | CropData, *, max_images: int, seed: int,
+                           source: str = "source") -> DetectionData | CropData:
+    """`data` with at most `max_images` of its training images, drawn uniformly without replacement
+    by `seed` and kept in their loading order (a function of the folder's contents and the seed
+    only); the whole split when it is not larger. A labelled source keeps its identity range, so
+    the table rows of identities left out stay unused."""
+    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1:
+        raise ValueError(f"source {source!r}: max_images must be a whole number >= 1; got {max_images!r}")
+    if len(data.train) <= max_images:
+        return data
+    keep = np.sort(np.random.default_rng(seed).choice(len(data.train), size=max_images, replace=False))
+    return replace(data, train=[data.train[i] for i in keep.tolist()])
+
+
 def load_sources(source_cfgs: Mapping[str, Mapping[str, Any]], *, instance_ids: str = "table") -> UnifiedSources:
-    """Each source config: `format` (catalog name), `root`, optional `loader` keyword arguments."""
+    """Each source config: `format` (catalog name), `root`, optional `loader` keyword arguments,
+    optional `max_images` (a random subset of that many training images, e.g. the paper's 30k
+    LUPerson crops) drawn with `subset_seed` (default 0)."""
     datasets = {}
     for name, cfg in source_cfgs.items():
         fmt, root = cfg.get("format"), cfg.get("root")
@@ -142,5 +158,9 @@ def load_sources(source_cfgs: Mapping[str, Mapping[str, Any]], *, instance_ids: 
                              f"(or drop it with data.sources.{name}=null)")
         if not Path(root).exists():
             raise FileNotFoundError(f"source {name!r}: {root} does not exist")
-        datasets[name] = (fmt, load_dataset(fmt, root, **dict(cfg.get("loader") or {})))
+        data = load_dataset(fmt, root, **dict(cfg.get("loader") or {}))
+        if cfg.get("max_images") is not None:
+            data = subset_training_images(data, max_images=cfg["max_images"], seed=int(cfg.get("subset_seed") or 0),
+                                          source=name)
+        datasets[name] = (fmt, data)
     return unify_sources(datasets, instance_ids=instance_ids)

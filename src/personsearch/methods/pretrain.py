@@ -8,8 +8,10 @@ Config sections:
   unlabelled crop gets its own OIM table row; "queue": they join OIM's queue as unlabelled);
   `queue_batches` sizes an automatic OIM queue; `detection_fraction` of every batch;
   `iterations_per_epoch` (null: one pass over the samples) sets how often checkpoints are written.
-- `data`: `sources` (name -> {format, root, loader, synth}); a source with `synth`
-  ({size, seed, world: WorldSpec overrides, workers}) is generated into its root when absent;
+- `data`: `sources` (name -> {format, root, loader, max_images, subset_seed, synth}); `max_images`
+  keeps a random subset of a source's training images (`data.unify.subset_training_images`); a
+  source with `synth` ({size, seed, world: WorldSpec overrides, workers}) is generated into its
+  root when absent;
   `source_weights` (name -> weight >= 0, default 1: each sample of a source that many times as
   likely to be drawn as a weight-1 sample of the same task; see `data.multi_source_sampler`);
   `views` (all | unlabelled | none: which samples get two augmented views), `placement`
@@ -71,7 +73,7 @@ class PretrainSettings:
 
 
 DATA_KEYS = ("sources", "source_weights", "views", "placement", "canvas_size", "ratio_range", "cache")
-SOURCE_KEYS = ("format", "root", "loader", "synth")
+SOURCE_KEYS = ("format", "root", "loader", "max_images", "subset_seed", "synth")
 
 
 def ensure_sources(data_cfg: Mapping[str, Any], *, show_progress: bool = True) -> dict[str, dict[str, Any]]:
