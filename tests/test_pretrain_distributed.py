@@ -2,7 +2,8 @@
 
 - One DDP step of the pre-training model where the two processes' batches differ in what they
   hold (one has a detection image and an unlabelled crop pair, the other one labelled crop):
-  no unused-parameter error, the same averaged gradients and OIM table on both.
+  no unused-parameter error, the same averaged gradients and OIM table on both, the table kept
+  equal by its gathered updates rather than re-sent by DDP.
 - (slow) `pretrain_tiny` through the recipe for a few iterations: both processes end with the
   same weights and OIM table, every loss term logged and finite, only rank 0 writes.
 """
@@ -49,6 +50,8 @@ def _views(source, sample, boxes, pids, seed):
 
 def _step_worker(rank, out_dir):
     model = _tiny_pretraining_model()
+    oim = model.model.roi_heads.reid_loss
+    oim.lut[9] = float(rank)  # a row no batch updates: DDP must not send rank 0's table to rank 1
     ddp = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
     if rank == 0:  # a crowdhuman image (detection IAM, contrast) and a luperson crop (re-ID IAM, contrast)
         views = _views(0, 0, [[10, 10, 40, 100], [50, 20, 85, 110]], [0, 1], seed=1)
@@ -59,7 +62,6 @@ def _step_worker(rank, out_dir):
     losses = ddp(images, targets)
     sum(losses.values()).backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    oim = model.model.roi_heads.reid_loss
     torch.save({"losses": {k: v.detach() for k, v in losses.items()}, "grads": grads, "lut": oim.lut.clone(),
                 "queue": oim.queue.clone()}, Path(out_dir) / f"step{rank}.pt")
 
@@ -76,8 +78,10 @@ def test_a_ddp_step_with_different_tasks_per_process(tmp_path):
     # modules one process did not use still got the other's gradient
     assert first["grads"]["predictor.layers.0.weight"].abs().sum() > 0
     assert first["grads"]["detection_alignment.image_classifier.layers.0.weight"].abs().sum() > 0
-    assert torch.equal(first["lut"], second["lut"]) and torch.equal(first["queue"], second["queue"])
+    # the OIM table is updated from both processes' boxes alike, and never broadcast by DDP
+    assert torch.equal(first["lut"][:9], second["lut"][:9]) and torch.equal(first["queue"], second["queue"])
     assert first["lut"][4].abs().sum() > 0 and first["lut"][8].abs().sum() > 0  # rows of both processes' crops
+    assert (first["lut"][9] == 0).all() and (second["lut"][9] == 1).all()
 
 
 class _KeepFinalState(HookBase):

@@ -42,6 +42,11 @@ class PretrainingModel(nn.Module):
     ) -> None:
         super().__init__()
         self.model = model
+        # OIM's table and queue stay identical on every rank (updates are gathered first), so
+        # DistributedDataParallel need not re-broadcast them before every forward: with a table row
+        # per detection box and unlabelled crop that would be hundreds of MB per step at full scale.
+        self._ddp_params_and_buffers_to_ignore = [f"model.roi_heads.reid_loss.{name}"
+                                                  for name, _ in model.roi_heads.reid_loss.named_buffers()]
         self.contrast_sources = set(contrast_sources)
         self.predictor = predictor
         self.detection_alignment = detection_alignment
