@@ -78,5 +78,18 @@ def test_config_weights_of_switched_off_sources_are_dropped_and_unknown_ones_ref
     data = {"sources": {"crowd": {"format": "crowdhuman"}, "street": None}, "source_weights": {"crowd": 2, "street": 3}}
     assert active_source_weights(data) == {"crowd": 2}
     assert active_source_weights({"sources": {"crowd": {}}, "source_weights": None}) is None
-    with pytest.raises(ConfigError, match=r"data.source_weights names unknown source\(s\) \['lup'\]; data.sources has crowd"):
+    with pytest.raises(ConfigError, match=r"data.source_weights names unknown source\(s\) \['lup'\]; the sources are crowd"):
         active_source_weights({"sources": {"crowd": {}}, "source_weights": {"lup": 1.0}})
+    with pytest.raises(ConfigError, match=r"data.source_weights must be finite numbers >= 0; got \{'crowd': -2\}"):
+        active_source_weights({"sources": {"crowd": {}}, "source_weights": {"crowd": -2}})
+
+
+def test_the_command_refuses_bad_weights_before_reading_any_data(tmp_path, capsys):
+    from personsearch.cli import main
+
+    missing = [f"data.sources.{s}.root={tmp_path / 'absent' / s}" for s in ("crowdhuman", "ecp", "msmt17", "cuhk03")]
+    argv = ["pretrain", "--config", "preset:pretrain_tiny", f"output_dir={tmp_path / 'run'}", "data.sources.luperson=null",
+            "data.source_weights={ecp: -1}", *missing]
+    assert main(argv) == 1
+    assert "data.source_weights must be finite numbers >= 0; got {'ecp': -1}" in capsys.readouterr().err
+    assert not (tmp_path / "absent").exists() and not (tmp_path / "run").exists()

@@ -20,6 +20,18 @@ from torch.utils.data import Sampler
 from personsearch.data.unify import TASKS
 
 
+def check_source_weights(source_weights: Mapping[str, float], names: Sequence[str]) -> None:
+    """Raise ValueError naming the sources of `source_weights` not in `names` and the weights that
+    are not finite numbers >= 0."""
+    unknown = sorted(set(source_weights) - set(names))
+    if unknown:
+        raise ValueError(f"source_weights names unknown source(s) {unknown}; the sources are {', '.join(names)}")
+    bad = {name: w for name, w in source_weights.items()
+           if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0}
+    if bad:
+        raise ValueError(f"source_weights must be finite numbers >= 0; got {bad}")
+
+
 class MultiSourceBatchSampler(Sampler[list[int]]):
     def __init__(
         self,
@@ -71,13 +83,7 @@ class MultiSourceBatchSampler(Sampler[list[int]]):
         if sources is None or len(sources) != len(tasks):
             raise ValueError("source_weights needs `sources`: the source name of every sample")
         names = list(dict.fromkeys(sources))
-        unknown = sorted(set(source_weights) - set(names))
-        if unknown:
-            raise ValueError(f"source_weights names unknown source(s) {unknown}; the sources are {', '.join(names)}")
-        bad = {name: w for name, w in source_weights.items()
-               if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0}
-        if bad:
-            raise ValueError(f"source_weights must be finite numbers >= 0; got {bad}")
+        check_source_weights(source_weights, names)
         weights = {name: float(source_weights.get(name, 1.0)) for name in names}
         by_source: dict[str, dict[str, list[int]]] = {task: {} for task in TASKS}
         for index, (task, name) in enumerate(zip(tasks, sources)):

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import torch
 
 from personsearch.config import ConfigError, check_section_keys, section
-from personsearch.data.multi_source_sampler import MultiSourceBatchSampler
+from personsearch.data.multi_source_sampler import MultiSourceBatchSampler, check_source_weights
 from personsearch.data.pretrain_dataset import PretrainDataset, collate_views
 from personsearch.data.unify import UnifiedSources, load_sources
 from personsearch.engine import build_trainer
@@ -103,17 +103,17 @@ def ensure_sources(data_cfg: Mapping[str, Any], *, show_progress: bool = True) -
 
 def active_source_weights(data_cfg: Mapping[str, Any]) -> dict[str, float] | None:
     """`data.source_weights` without the sources switched off (data.sources.NAME=null); a name that
-    is no source of data.sources is an error."""
+    is no source of data.sources, or a weight that is not a number >= 0, is an error."""
     weights = data_cfg.get("source_weights")
     if not weights:
         return None
     if not isinstance(weights, Mapping):
         raise ConfigError(f"data.source_weights must map source names to weights; got {weights!r}")
     sources = data_cfg.get("sources") or {}
-    unknown = sorted(set(weights) - set(sources))
-    if unknown:
-        raise ConfigError(f"data.source_weights names unknown source(s) {unknown}; data.sources has "
-                          f"{', '.join(sources)}")
+    try:
+        check_source_weights(weights, list(sources))
+    except ValueError as exc:
+        raise ConfigError(f"data.{exc}") from None
     return {name: weight for name, weight in weights.items() if sources[name] is not None}
 
 
@@ -169,6 +169,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extr
     """Pre-train as the config says; `resume` None, `auto` or a checkpoint path. Returns the history."""
     cfg = dict(cfg)
     settings = PretrainSettings.from_section(section(cfg, "method"))
+    source_weights = active_source_weights(section(cfg, "data"))  # checked before any data is read
     with training_run(cfg) as (train_settings, output_dir, device):
         unified = load_unified(cfg, settings, show_progress=train_settings.progress)
         model_cfg = section(cfg, "model")
@@ -185,7 +186,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extr
                                           num_replicas=du.get_world_size(), rank=du.get_rank(),
                                           batches_per_epoch=settings.iterations_per_epoch,
                                           sources=[unified.sources[s.source].name for s in unified.samples],
-                                          source_weights=active_source_weights(data_cfg))
+                                          source_weights=source_weights)
         trainer = build_trainer(
             settings=train_settings, model=model, model_kwargs=model_kwargs, train_dataset=dataset,
             collate_fn=collate_views, device=device, output_dir=output_dir, config=cfg, evaluator=None,
