@@ -1,18 +1,22 @@
 """SeqNet's and NAE's RoI heads against outputs saved from an earlier version of their code.
 
-The shipped demo checkpoint's weights (SeqNet on MobileNetV2) and the same weights in NAE (its
-stage-2-only parts left out) run on fixed images: detections with both score sources, query
-embeddings, training losses and the features handed to training wrappers must equal the values
-in tests/fixtures/roi_heads_reference.pt, and the state_dict keys must be the same in the same
-order, so existing checkpoints keep loading and giving the same outputs.
-The reference was written before the two heads were made to share their code:
-`python tests/test_model_heads_parity.py` rewrites it, which only makes sense after a deliberate
-change of the models' numerics.
+Two pairs of models run on fixed images: tiny ones with seeded random weights, and the shipped
+demo checkpoint's weights (SeqNet on MobileNetV2; NAE takes them without its stage-2-only
+parts). Detections with both score sources, query embeddings, training losses and the features
+handed to training wrappers must equal the values in tests/fixtures/roi_heads_reference.pt, and
+the state_dict keys must be the same in the same order (the order optimizer states follow), so
+existing checkpoints keep loading, resuming and giving the same outputs.
+The reference was written by the code from before the two heads shared their code (commit
+f310207): `python tests/test_model_heads_parity.py` rewrites it, which only makes sense after a
+deliberate change of the models' numerics. The demo part is skipped once the shipped checkpoint
+is another one than the reference was written with.
 """
 
+import hashlib
 from importlib import resources
 from pathlib import Path
 
+import pytest
 import torch
 
 from personsearch.models.search_model import build_search_model
@@ -20,19 +24,30 @@ from personsearch.models.search_model import build_search_model
 REFERENCE = Path(__file__).parent / "fixtures" / "roi_heads_reference.pt"
 INFERENCE = dict(box_score_thresh=0.05, box_detections_per_img=12, rpn_post_nms_top_n_test=60)
 STAGE_TWO_ONLY = ("roi_heads.box_predictor.", "roi_heads.reid_head.")
+SEEDED = dict(num_pids=20, queue_size=8, backbone="shufflenet_v2_x1_0", backbone_weights="none", freeze_bn=False,
+              freeze_stem=False, min_size=128, max_size=192, embedding_dim=32, rpn_pre_nms_top_n_train=200,
+              rpn_post_nms_top_n_train=50, rpn_pre_nms_top_n_test=100, rpn_batch_size_per_image=64,
+              box_batch_size_per_image=16, roi_output_size=7, bn_neck=True, **INFERENCE)
 
 
-def _demo_checkpoint() -> dict:
-    path = resources.files("personsearch") / "assets" / "demo_seqnet.pth"
-    return torch.load(str(path), map_location="cpu", weights_only=True)
+def _demo_path() -> Path:
+    return Path(str(resources.files("personsearch") / "assets" / "demo_seqnet.pth"))
 
 
-def _models() -> dict[str, torch.nn.Module]:
-    checkpoint = _demo_checkpoint()
-    kwargs = {**checkpoint["model_kwargs"], **INFERENCE, "backbone_weights": "none"}
+def _demo_sha256() -> str:
+    return hashlib.sha256(_demo_path().read_bytes()).hexdigest()
+
+
+def _models(case: str) -> dict[str, torch.nn.Module]:
+    """case "seeded": tiny models with seeded random weights; "demo": the demo checkpoint's weights."""
     models = {}
-    for name in ("seqnet", "nae"):
-        torch.manual_seed(0)
+    for seed, name in enumerate(("seqnet", "nae")):
+        torch.manual_seed(seed)
+        if case == "seeded":
+            models[name] = build_search_model(**dict(SEEDED, name=name))
+            continue
+        checkpoint = torch.load(_demo_path(), map_location="cpu", weights_only=True)
+        kwargs = {**checkpoint["model_kwargs"], **INFERENCE, "backbone_weights": "none"}
         model = build_search_model(**dict(kwargs, name=name, bn_neck=True))  # NAE's default is False
         weights = {k: v for k, v in checkpoint["model"].items() if name == "seqnet" or not k.startswith(STAGE_TWO_ONLY)}
         model.load_state_dict(weights, strict=True)
@@ -51,10 +66,10 @@ def _inputs():
     return images, targets
 
 
-def _outputs() -> dict[str, dict[str, torch.Tensor]]:
+def _outputs(case: str) -> dict[str, dict[str, torch.Tensor]]:
     images, targets = _inputs()
     outputs = {}
-    for name, model in _models().items():
+    for name, model in _models(case).items():
         out: dict[str, torch.Tensor] = {}
         model.eval()
         with torch.no_grad():
@@ -77,14 +92,14 @@ def _outputs() -> dict[str, dict[str, torch.Tensor]]:
     return outputs
 
 
-def _state_keys() -> dict[str, list[str]]:
-    return {name: list(model.state_dict()) for name, model in _models().items()}
+def _state_keys(case: str) -> dict[str, list[str]]:
+    return {name: list(model.state_dict()) for name, model in _models(case).items()}
 
 
-def test_outputs_and_state_keys_match_the_saved_reference():
-    reference = torch.load(REFERENCE, weights_only=True)
-    assert _state_keys() == reference["state_keys"]
-    outputs = _outputs()
+def _check(case: str) -> None:
+    reference = torch.load(REFERENCE, weights_only=True)[case]
+    assert _state_keys(case) == reference["state_keys"]
+    outputs = _outputs(case)
     for name, expected in reference["outputs"].items():
         got = outputs[name]
         assert set(got) == set(expected), name
@@ -97,7 +112,19 @@ def test_outputs_and_state_keys_match_the_saved_reference():
     assert not torch.allclose(reference["outputs"]["seqnet"]["query"], reference["outputs"]["nae"]["query"])
 
 
+def test_seeded_models_match_the_saved_reference():
+    _check("seeded")
+
+
+def test_demo_weights_match_the_saved_reference():
+    if torch.load(REFERENCE, weights_only=True)["demo"]["sha256"] != _demo_sha256():
+        pytest.skip("the shipped demo checkpoint is not the one the reference was written with")
+    _check("demo")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    torch.save({"state_keys": _state_keys(), "outputs": _outputs()}, REFERENCE)
+    reference = {case: {"state_keys": _state_keys(case), "outputs": _outputs(case)} for case in ("seeded", "demo")}
+    reference["demo"]["sha256"] = _demo_sha256()
+    torch.save(reference, REFERENCE)
     print(f"wrote {REFERENCE}")
