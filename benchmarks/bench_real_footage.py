@@ -13,8 +13,12 @@ neighbouring frames continuity alone can answer.
     python benchmarks/bench_real_footage.py [--checkpoint PATH] [--root data/real/vtest-prw]
         [--candidate LABEL=PATH ...]
 
-`--candidate LABEL=PATH` adds a trained one-step model under that label (alone and averaged with
-ImageNet, on both box sources): how the transfer levers of docs/real_set.md were compared.
+When the checkpoint records the person scale it was trained at ("person_height",
+scripts/export_demo_checkpoint.py), the model is also measured embedding each box at that scale
+(personsearch.models.person_scale), alone and averaged with ImageNet: the latter is the pipeline
+`personsearch search` ships for real pictures. `--candidate LABEL=PATH` adds another trained
+one-step model under that label, measured the same way at the shipped model's person scale: how
+the transfer levers of docs/real_set.md were compared.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from personsearch.evaluation.detections import GalleryDetections
 from personsearch.evaluation.results_file import SearchResults
 from personsearch.evaluation.scene_evaluator import evaluate_search_results
 from personsearch.methods.supervised import results_from_arrays
+from personsearch.models.person_scale import embed_at_person_scale
 from personsearch.models.search_model import load_search_model
 from personsearch.models.ssdlite_person import load_ssdlite_person_detector
 from personsearch.utils.atomic import atomic_write_json
@@ -52,10 +57,14 @@ RESULTS = Path(__file__).resolve().parent / "results" / SECTION  # one JSON per 
 GALLERIES = {"10 s apart": None, "all frames": 0.0}  # min_gap_seconds: the set's own rule, or none
 
 
-def tensor_extractor(module):
+def tensor_extractor(module, *, person_height: float | None = None):
+    """Features of boxes in a picture; with `person_height`, each box embedded at that person scale."""
+
     @torch.inference_mode()
     def extract(image: Image.Image, boxes: np.ndarray) -> np.ndarray:
         boxes = torch.as_tensor(np.asarray(boxes, np.float32))
+        if person_height is not None:
+            return embed_at_person_scale(module, [image_to_tensor(image)], [boxes], person_height).float().numpy()
         return module.extract_query_features([image_to_tensor(image)], [boxes]).float().numpy()
 
     return extract
@@ -117,16 +126,26 @@ def main() -> None:
     checkpoint = args.checkpoint or default_checkpoint()
     data_by_gallery = {name: load_real_set(args.root, min_gap_seconds=gap) for name, gap in GALLERIES.items()}
     data = data_by_gallery["10 s apart"]
-    model = load_search_model(str(checkpoint), "cpu")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model, person_height = load_search_model(state, "cpu"), state.get("person_height")
     imagenet = tensor_extractor(ImageNetCropEmbedder())
     embedders = {"colour histogram": colour_histogram_features, "ImageNet MobileNetV2 (pooled)": imagenet}
     weights_of = {}  # features -> the checkpoint they come from
     for label, path in [("shipped model", checkpoint), *args.candidate]:
-        extract = tensor_extractor(model if path == checkpoint else load_search_model(str(path), "cpu"))
-        own_label = f"shipped model ({checkpoint.name})" if path == checkpoint else label
-        embedders[own_label] = extract
-        embedders[f"{label} + ImageNet, similarities averaged"] = averaged(extract, imagenet)
-        weights_of[own_label] = weights_of[f"{label} + ImageNet, similarities averaged"] = str(path)
+        one_step = model if path == checkpoint else load_search_model(str(path), "cpu")
+        if path == checkpoint:  # also at the model's own input size, as the one-step model sees pictures
+            plain = tensor_extractor(one_step)
+            embedders[f"shipped model ({checkpoint.name})"] = plain
+            embedders["shipped model + ImageNet, similarities averaged"] = averaged(plain, imagenet)
+            weights_of[f"shipped model ({checkpoint.name})"] = str(path)
+            weights_of["shipped model + ImageNet, similarities averaged"] = str(path)
+        if person_height is None:
+            continue
+        scaled = tensor_extractor(one_step, person_height=person_height)
+        embedders[f"{label} at person scale"] = scaled
+        embedders[f"{label} at person scale + ImageNet, similarities averaged"] = averaged(scaled, imagenet)
+        weights_of[f"{label} at person scale"] = str(path)
+        weights_of[f"{label} at person scale + ImageNet, similarities averaged"] = str(path)
     box_sources = {
         "SSDLite": functools.cache(lambda: ssdlite_boxes(data)),
         "ground truth": lambda: {r.name: (np.asarray(r.boxes, np.float32), np.ones(len(r.boxes), np.float32))

@@ -155,8 +155,12 @@ class SearchModelSpec:
             return load_onnx_search_model(self.checkpoint, detector=self.detector, folder=folder)
         from personsearch.models.search_model import load_search_model
 
+        # with another detector, the checkpoint's record of its training person scale is read too
+        state = str(self.checkpoint)
+        if self.detector == SSDLITE and self.reid != IMAGENET_REID:
+            state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         if self.reid == OWN_REID:
-            model = load_search_model(str(self.checkpoint), device=self.device)
+            model = load_search_model(state, device=self.device)
         else:
             from personsearch.baselines.imagenet import ImageNetCropEmbedder
 
@@ -164,12 +168,14 @@ class SearchModelSpec:
             if self.reid == FUSED_REID:
                 from personsearch.models.fused_embedding import FusedEmbedding
 
-                model = FusedEmbedding(first=load_search_model(str(self.checkpoint), device=self.device), second=model)
+                model = FusedEmbedding(first=load_search_model(state, device=self.device), second=model)
         if self.detector == SSDLITE:
             from personsearch.models.detect_then_embed import DetectThenEmbed
             from personsearch.models.ssdlite_person import load_ssdlite_person_detector
 
-            model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=self.device), search_model=model)
+            person_height = state.get("person_height") if isinstance(state, dict) else None
+            model = DetectThenEmbed(detector=load_ssdlite_person_detector(device=self.device), search_model=model,
+                                    person_height=person_height)
         return model
 
     def build(self) -> SearchModelEmbedder:
