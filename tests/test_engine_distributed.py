@@ -52,6 +52,11 @@ def _worker(rank: int, world_size: int, port: int, base: str, records: list) -> 
         settings=settings, model=model, model_kwargs={}, train_dataset=SceneDataset(records),
         collate_fn=collate_scenes, device=device, output_dir=Path(base) / f"run_of_rank{rank}", config={},
     )
+    # from here each process draws its own augmentations: its generators are seeded with seed + rank
+    expected = torch.rand(4, generator=torch.Generator().manual_seed(settings.seed + rank))
+    draws = torch.rand(4)
+    assert torch.equal(draws, expected)
+    torch.save(draws, Path(base) / f"draws{rank}.pt")
     trainer.train()
     torch.save(du.unwrap_model(trainer.model).state_dict(), Path(base) / f"state{rank}.pt")
     du.cleanup_distributed()
@@ -71,6 +76,7 @@ def test_two_process_gloo_run_syncs_weights_and_only_rank0_writes(tmp_path):
     state1 = torch.load(tmp_path / "state1.pt", weights_only=True)
     for key in state0:
         assert torch.equal(state0[key], state1[key]), key
+    assert not torch.equal(torch.load(tmp_path / "draws0.pt"), torch.load(tmp_path / "draws1.pt"))
     assert not (tmp_path / "run_of_rank1").exists()  # rank 1 writes nothing
     out = tmp_path / "run_of_rank0"
     checkpoint = load_checkpoint(out / "last.pth")

@@ -116,6 +116,10 @@ def build_trainer(
     """
     output_dir = Path(output_dir)
     model.to(device)
+    if du.get_world_size() > 1:
+        # the model is built (DDP starts every process from rank 0's weights); from here on each
+        # process draws its own augmentations instead of repeating rank 0's coins on other images
+        seed_everything(settings.seed + du.get_rank())
     loader = build_train_loader(
         train_dataset,
         batch_size=settings.batch_size,
