@@ -12,7 +12,7 @@ from personsearch.export import PYTORCH, RUNTIMES
 from personsearch.utils.atomic import atomic_write_json
 
 DEFAULT_CHECKPOINT = "demo_seqnet.pth"
-SHIPPED_TEXT_MODEL = "text_minilm_mnv2.pth"  # projection heads over the offline MiniLM and MobileNetV2
+SHIPPED_TEXT_MODEL = "text_minilm_mnv2.pth"  # trained changes to the offline MiniLM + MobileNetV2
 
 
 def shipped_asset(name: str) -> Path:
