@@ -117,6 +117,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, help="one-step model (default: the shipped demo model)")
     parser.add_argument("--candidate", action="append", default=[], type=candidate_argument, metavar="LABEL=PATH",
                         help="another one-step model to compare, under LABEL (repeatable)")
+    parser.add_argument("--person-height-sweep", type=float, nargs="*", default=[], metavar="PIXELS",
+                        help="also measure the shipped model at these person heights (sensitivity)")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     parser.add_argument("--force", action="store_true", help=f"re-measure rows whose result is kept in {RESULTS}")
     args = parser.parse_args()
@@ -146,6 +148,9 @@ def main() -> None:
         embedders[f"{label} at person scale + ImageNet, similarities averaged"] = averaged(scaled, imagenet)
         weights_of[f"{label} at person scale"] = str(path)
         weights_of[f"{label} at person scale + ImageNet, similarities averaged"] = str(path)
+    for height in args.person_height_sweep:
+        embedders[f"shipped model at person height {height:g} px"] = tensor_extractor(model, person_height=height)
+        weights_of[f"shipped model at person height {height:g} px"] = str(checkpoint)
     box_sources = {
         "SSDLite": functools.cache(lambda: ssdlite_boxes(data)),
         "ground truth": lambda: {r.name: (np.asarray(r.boxes, np.float32), np.ones(len(r.boxes), np.float32))
