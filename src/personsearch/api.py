@@ -16,7 +16,6 @@ from personsearch.detectors import (
     OWN_DETECTOR,
     OWN_REID,
     SSDLITE,
-    resolve_pipeline,
 )
 from personsearch.export import PYTORCH
 from personsearch.index import (
@@ -77,12 +76,10 @@ class PersonSearcher:
         compares them); with one, that model alone on its own detections.
         detector: "model" or "ssdlite"; reid: "model" (the checkpoint's re-ID head), "imagenet"
         (ImageNet MobileNetV2 features, no checkpoint) or "model+imagenet" (similarities averaged)."""
-        from personsearch.commands.search import default_checkpoint
+        from personsearch.commands.search import resolve_search_model
 
-        detector, reid = resolve_pipeline(shipped=checkpoint is None, detector=detector, reid=reid,
-                                          pytorch=runtime == PYTORCH)
-        if checkpoint is None and reid != IMAGENET_REID:
-            checkpoint = default_checkpoint()
+        checkpoint, detector, reid = resolve_search_model(checkpoint, detector=detector, reid=reid,
+                                                          pytorch=runtime == PYTORCH)
         spec = SearchModelSpec(checkpoint=None if checkpoint is None else str(checkpoint), detector=detector,
                                reid=reid, device=str(device), runtime=runtime,
                                onnx_dir=None if onnx_dir is None else str(onnx_dir))

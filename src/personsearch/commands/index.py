@@ -19,7 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from personsearch.detectors import DETECTORS, IMAGENET_REID, REID_MODELS, SHIPPED_REID, resolve_pipeline
+from personsearch.detectors import DETECTORS, REID_MODELS, SHIPPED_REID
 
 ENGINES = ("local", "ray")
 
@@ -57,13 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from personsearch.commands.search import default_checkpoint
+    from personsearch.commands.search import resolve_search_model
     from personsearch.index import LocalEngine, SearchModelSpec, index_gallery
 
-    detector, reid = resolve_pipeline(shipped=args.checkpoint is None, detector=args.detector, reid=args.reid,
-                                      pytorch=True)
-    checkpoint = args.checkpoint or (None if reid == IMAGENET_REID else str(default_checkpoint()))
-    spec = SearchModelSpec(checkpoint=checkpoint, detector=detector, reid=reid, device=args.device,
+    checkpoint, detector, reid = resolve_search_model(args.checkpoint, detector=args.detector, reid=args.reid)
+    spec = SearchModelSpec(checkpoint=None if checkpoint is None else str(checkpoint), detector=detector, reid=reid, device=args.device,
                            score_threshold=args.score_threshold, batch_size=args.batch_size)
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")

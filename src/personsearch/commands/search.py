@@ -7,7 +7,7 @@ from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 
-from personsearch.detectors import DETECTORS, REID_MODELS, SHIPPED_REID
+from personsearch.detectors import DETECTORS, IMAGENET_REID, REID_MODELS, SHIPPED_REID, resolve_pipeline
 from personsearch.export import PYTORCH, RUNTIMES
 from personsearch.utils.atomic import atomic_write_json
 
@@ -29,6 +29,18 @@ def default_checkpoint() -> Path:
             "pass --checkpoint PATH to a trained person search model"
         )
     return path
+
+
+def resolve_search_model(
+    checkpoint: str | Path | None, *, detector: str | None, reid: str | None, pytorch: bool = True
+) -> tuple[Path | None, str, str]:
+    """(checkpoint, detector, reid) with the defaults filled in: no checkpoint means the shipped model
+    and the pipeline shipped for real pictures (`personsearch.detectors.resolve_pipeline`); the
+    checkpoint stays None only for ImageNet features, which need none."""
+    detector, reid = resolve_pipeline(shipped=checkpoint is None, detector=detector, reid=reid, pytorch=pytorch)
+    if checkpoint is None and reid != IMAGENET_REID:
+        checkpoint = default_checkpoint()
+    return (None if checkpoint is None else Path(checkpoint)), detector, reid
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from personsearch import media
-from personsearch.detectors import OWN_DETECTOR, SSDLITE, resolve_pipeline
+from personsearch.detectors import OWN_DETECTOR, SSDLITE
 from personsearch.export import ONNX, PYTORCH
 
 INDEX_SUFFIXES = (".npz",)
@@ -100,19 +100,18 @@ class SearchService:
         are unchanged), or load a saved index file (.npz). No `checkpoint`: the pipeline shipped for
         real pictures (`PersonSearcher.create`)."""
         from personsearch.api import PersonSearcher
-        from personsearch.commands.search import default_checkpoint
+        from personsearch.commands.search import resolve_search_model
 
         if runtime == ONNX and onnx_dir is None:
             from personsearch.export.onnx_runtime import default_export_folder
 
             onnx_dir = default_export_folder()
-        detector, reid = resolve_pipeline(shipped=checkpoint is None, detector=detector, reid=reid,
-                                          pytorch=runtime == PYTORCH)
+        checkpoint, detector, reid = resolve_search_model(checkpoint, detector=detector, reid=reid,
+                                                          pytorch=runtime == PYTORCH)
         searcher = PersonSearcher.create(
             checkpoint, detector=detector, reid=reid, device=device, runtime=runtime, onnx_dir=onnx_dir,
             score_threshold=score_threshold, progress=progress,
         )
-        checkpoint = Path(checkpoint) if checkpoint is not None else default_checkpoint()
         gallery = Path(gallery)
         if gallery.is_file() and gallery.suffix in INDEX_SUFFIXES:
             index = searcher.load_index(gallery)
