@@ -20,7 +20,9 @@ OUTPUT/ROW/; run the same command again to continue a stopped row from its last 
 epoch (the CPU time it had used is carried over). A finished row's figures are written to
 benchmarks/results/dicl_prw/ROW.json (kept in git) and reused while the settings match.
 `--stop-file PATH`: when PATH exists at the end of an epoch (after its checkpoint), the run
-stops there, cleanly. The BENCHMARKS.md section `dicl-prw` is rewritten from every finished
+stops there, cleanly. `--memory-probe` scores whether the features DICL clusters carry identity
+(initial memory, each DICL row's memory at its last checkpoint, a supervised model on the same
+boxes). The BENCHMARKS.md section `dicl-prw` is rewritten from every finished
 row's JSON after each row.
 """
 
@@ -44,6 +46,7 @@ import report as bench_report
 from backbone_common import ensure_prw_world
 from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, evaluate
 
+from personsearch.commands.search import default_checkpoint
 from personsearch.config import load_config
 from personsearch.data.catalog import load_dataset
 from personsearch.data.records import SceneSearchData
@@ -61,6 +64,8 @@ SECTION = "dicl-prw"
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_prw"
 INSTANCE_COST_FILE = "instance_branch_cost.json"
 CLUSTER_SWEEP_FILE = "cluster_sweep.json"
+MEMORY_PROBE_FILE = "memory_probe.json"
+PROBE_CLUSTERING = ((0.5, 10, 2), (0.6, 10, 2))  # the preset's setting, and one looser
 SWEEP = [(eps, k1, min_samples) for eps in (0.5, 0.6, 0.7) for k1, min_samples in ((30, 4), (10, 2))]
 _NO_EXTRAS = ["method.many_to_one_weight=0", "method.dense_weight=0", "method.occlusion_prob=0",
               "method.triplet_weight=0"]
@@ -295,6 +300,75 @@ def measure_cluster_sweep(data: SceneSearchData, frames: int | None) -> dict[str
             "memory_init_cpu_seconds": init_seconds, "rows": rows}
 
 
+def nearest_neighbour_agreement(features: torch.Tensor, truth: np.ndarray, groups: np.ndarray) -> float:
+    """Share of labelled boxes whose most similar box outside their own group (frame or camera) is the
+    same person: whether the features carry identity, independently of any clustering setting."""
+    features = torch.nn.functional.normalize(features.float(), dim=1)
+    similarity = features @ features.t()
+    same_group = torch.from_numpy(groups[:, None] == groups[None, :])
+    nearest = similarity.masked_fill(same_group, -2.0).argmax(dim=1).numpy()
+    labelled = truth >= 0
+    return float((truth[nearest] == truth)[labelled].mean())
+
+
+def _probe_features(name: str, features: torch.Tensor, truth: np.ndarray, image_of: np.ndarray,
+                    cameras: np.ndarray) -> dict[str, Any]:
+    from personsearch.methods.dicl.clustering import ClusteringSettings, cluster_memory_features, pairwise_precision_recall
+
+    entry: dict[str, Any] = {"features": name, "nn_other_frame": nearest_neighbour_agreement(features, truth, image_of),
+                             "nn_other_camera": nearest_neighbour_agreement(features, truth, cameras), "clusters": []}
+    for eps, k1, min_samples in PROBE_CLUSTERING:
+        labels = cluster_memory_features(features, image_of, ClusteringSettings(k1=k1, k2=6, eps=eps,
+                                                                                min_samples=min_samples))
+        entry["clusters"].append({"eps": eps, "k1": k1, "min_samples": min_samples,
+                                  **pairwise_precision_recall(labels, truth)})
+    print(entry, flush=True)
+    return entry
+
+
+def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -> dict[str, Any]:
+    """Do the features DICL clusters carry identity? The initial memory (fresh `dicl_synth_prw` model), each
+    DICL row's memory at its last checkpoint in OUTPUT, and a model trained with the identities
+    (`reference`) on the same boxes, scored by nearest-neighbour agreement and by the clusters' pairwise
+    precision / recall against the hidden identities."""
+    from personsearch.data.scene_dataset import image_to_tensor, read_rgb_image
+    from personsearch.engine.rng import seed_everything
+    from personsearch.methods.dicl.hooks import memory_features
+    from personsearch.methods.dicl.recipe import search_model_kwargs
+    from personsearch.methods.dicl.siamese import DICLTrainingModel
+    from personsearch.methods.dicl.weak_data import count_slots, image_of_slot, strip_identities
+    from personsearch.models.search_model import load_search_model
+
+    records = [r for r in data.train if len(r.boxes)]
+    weak = strip_identities(records)
+    truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
+    cameras = np.concatenate([np.full(len(r.boxes), r.camera) for r in records])
+    image_of = image_of_slot(weak)
+    entries = []
+    cfg = load_config("preset:dicl_synth_prw")
+    seed_everything(int(cfg["train"]["seed"]))
+    fresh = DICLTrainingModel(search_model=build_search_model(**search_model_kwargs(cfg["model"])),
+                              num_slots=count_slots(weak),
+                              **DICLSettings.from_section(cfg["method"]).training_model_kwargs()).eval()
+    entries.append(_probe_features("initial memory (fresh model, ImageNet backbone)",
+                                   memory_features(fresh, weak, torch.device("cpu"), progress=False),
+                                   truth, image_of, cameras))
+    for name in TABLE_ORDER:
+        checkpoint = output / name / "last.pth"
+        if name == "supervised" or not checkpoint.is_file():
+            continue
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        entries.append(_probe_features(f"memory of `{name}` after epoch {state['epoch']}",
+                                       state["model"]["memory.features"], truth, image_of, cameras))
+    model = load_search_model(reference)
+    with torch.no_grad():
+        features = torch.cat([model.extract_query_features([image_to_tensor(read_rgb_image(r.image_path))],
+                                                           [torch.from_numpy(r.boxes.copy())]) for r in records])
+    entries.append(_probe_features(f"supervised reference `{reference.name}` (identities of these boxes)",
+                                   features, truth, image_of, cameras))
+    return {"boxes": len(truth), "reference": str(reference), "rows": entries}
+
+
 def load_result(name: str, settings_key: dict[str, Any], root: Path, output: Path) -> dict[str, Any] | None:
     path = RESULTS_DIR / f"{name}.json"
     if not path.is_file():
@@ -367,6 +441,18 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
                           [[r["eps"], r["k1"], r["min_samples"], r["clusters"], r["singletons"], r["largest"],
                             f"{r['pair_precision']:.3f}", f"{r['pair_recall']:.3f}", _fmt(r["cpu_seconds"])]
                            for r in sweep["rows"]]))
+    probe = _load_json(RESULTS_DIR / MEMORY_PROBE_FILE)
+    probe_text = "(not measured: --memory-probe)\n"
+    if probe:
+        settings = [f"eps {c['eps']:g}, k1 {c['k1']}" for c in probe["rows"][0]["clusters"]]
+        probe_text = (f"Over the {probe['boxes']} training boxes: the share whose most similar box in another frame "
+                      "(another camera) is the same person, and the clusters' pairwise precision / recall "
+                      "(k2 6, min_samples 2):\n\n" + bench_report.markdown_table(
+                          ["features", "nearest other frame same person", "nearest other camera same person",
+                           *[f"P / R {name}" for name in settings]],
+                          [[r["features"], f"{r['nn_other_frame']:.3f}", f"{r['nn_other_camera']:.3f}",
+                            *[f"{c['pair_precision']:.2f} / {c['pair_recall']:.2f}" for c in r["clusters"]]]
+                           for r in probe["rows"]]))
     world = f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
     body = (
         "## DICL (weakly supervised) against fully supervised training (PRW protocol)\n\n"
@@ -384,6 +470,7 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
         "benchmarks/results/dicl_prw/\n\n"
         f"### Search and detection\n\n{table}\n### Clustering per epoch (pairwise against the hidden identities)\n\n"
         f"{clusters}\n### Clustering of the initial memory\n\n{sweep_text}\n"
+        f"### Do the memory features carry identity?\n\n{probe_text}\n"
         f"### Test-time instance branch (full row)\n\n{instance_text}")
     bench_report.update_section(SECTION, body)
 
@@ -409,6 +496,12 @@ def main() -> None:
     parser.add_argument("--cluster-sweep", action="store_true",
                         help="only score the clustering of the initial memory for a grid of settings, then exit")
     parser.add_argument("--sweep-frames", type=int, help="training frames used by --cluster-sweep (default: all)")
+    parser.add_argument("--memory-probe", action="store_true",
+                        help="only score whether the memory features carry identity (initial memory, each DICL "
+                             "row's last checkpoint in --output, the supervised --reference), then exit")
+    parser.add_argument("--reference", type=Path,
+                        help="supervised checkpoint for --memory-probe (default: the shipped checkpoint, trained "
+                             "with the identities of this world's training boxes)")
     parser.add_argument("--instance-cost", type=Path, metavar="CKPT",
                         help="only measure the test-time instance branch's cost with this checkpoint, then exit")
     args = parser.parse_args()
@@ -424,6 +517,12 @@ def main() -> None:
     results = {name: r for name in ROWS if (r := load_result(name, settings_key, root, args.output)) is not None}
     if args.cluster_sweep:
         atomic_write_json(RESULTS_DIR / CLUSTER_SWEEP_FILE, measure_cluster_sweep(data, args.sweep_frames))
+        if not args.no_write:
+            write_section(results, data, args, settings_key)
+        return
+    if args.memory_probe:
+        probe = measure_memory_probe(data, args.output, args.reference or default_checkpoint())
+        atomic_write_json(RESULTS_DIR / MEMORY_PROBE_FILE, probe)
         if not args.no_write:
             write_section(results, data, args, settings_key)
         return

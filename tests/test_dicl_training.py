@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from personsearch.cli import main
-from personsearch.config import load_config
+from personsearch.config import ConfigError, load_config
 from personsearch.data.catalog import load_dataset, write_dataset
 from personsearch.data.synth.world import SynthWorld
 from personsearch.engine import TrainSettings
@@ -119,6 +119,32 @@ def test_test_time_instance_branch_gives_unit_embeddings(tiny_prw):
     assert torch.allclose(query.norm(dim=1), torch.ones(len(query)), atol=1e-5)
     found = averaged([image])[0]
     assert torch.allclose(found["embeddings"].norm(dim=1), torch.ones(len(found["boxes"])), atol=1e-5)
+
+
+def test_model_init_from_starts_dicl_from_a_pretrained_model(tiny_prw, tmp_path):
+    data = load_dataset("prw", tiny_prw)
+    data.train = data.train[:3]
+    cfg = load_config("preset:dicl_tiny")
+    torch.manual_seed(1)
+    source = build_search_model(**dict(recipe.search_model_kwargs(cfg["model"]), num_pids=5, queue_size=3))
+    file = tmp_path / "pretrained.pth"
+    torch.save({"model_kwargs": {}, "model": source.state_dict()}, file)
+    wanted = source.state_dict()
+    embedding = "roi_heads.embedding_head.projectors.feat_res5.0.weight"
+
+    def search_state(*overrides):
+        run = load_config("preset:dicl_tiny", [f"output_dir={tmp_path / 'run'}", *overrides])
+        trainer, kwargs = recipe.build_dicl_trainer(run, data, device=torch.device("cpu"))
+        assert "init_from" not in kwargs and "init_parts" not in kwargs  # not model arguments
+        return trainer.model.search_model.state_dict()
+
+    whole = search_state(f"+model.init_from={file}")
+    assert all(torch.equal(whole[k], v) for k, v in wanted.items() if not k.startswith("roi_heads.reid_loss."))
+    backbone = search_state(f"+model.init_from={file}", "+model.init_parts=backbone")
+    assert torch.equal(backbone["backbone.conv1.0.weight"], wanted["backbone.conv1.0.weight"])
+    assert not torch.equal(backbone[embedding], wanted[embedding])  # the heads keep their fresh weights
+    with pytest.raises(ConfigError, match="init_checkpoint and model.init_from"):
+        search_state(f"+model.init_from={file}", f"method.init_checkpoint={file}")
 
 
 @pytest.mark.slow

@@ -186,7 +186,7 @@ def test_stage1_box_deltas_start_near_zero_so_first_boxes_are_the_proposals():
         class_logits, deltas = heads.box_predictor(features)
     assert deltas.abs().max() < 0.3 and class_logits.abs().max() < 2.0
     proposals = [torch.tensor([[10.0, 10.0, 40.0, 90.0]]).repeat(64, 1)]
-    boxes = heads._regressed_boxes(deltas, proposals, [(96, 128)])[0]
+    boxes = heads.regressed_boxes(deltas, proposals, [(96, 128)])[0]
     assert torch.allclose(boxes, proposals[0], atol=4.0)  # within a few pixels of an 80-pixel box
 
 

@@ -25,7 +25,7 @@ from .losses.oim import UNLABELLED, OIMLoss
 SCORE_SOURCES = ("nae", "fcs")
 
 
-def _box_regression_loss(
+def box_regression_loss(
     box_regression: torch.Tensor, labels: torch.Tensor, regression_targets: torch.Tensor
 ) -> torch.Tensor:
     # SeqNet's regression loss: smooth L1 (beta 1) on positives, summed, divided by all samples
@@ -121,7 +121,7 @@ class NormAwareRoIHeads(RoIHeads):
         person_logits = stage.person_logits
         return {
             f"loss_box_cls{suffix}": F.binary_cross_entropy_with_logits(person_logits, foreground.to(person_logits.dtype)),
-            f"loss_box_reg{suffix}": _box_regression_loss(stage.box_regression, labels.clamp(0, 1), regression_targets),
+            f"loss_box_reg{suffix}": box_regression_loss(stage.box_regression, labels.clamp(0, 1), regression_targets),
             "loss_oim": self.reid_loss(stage.embeddings[foreground], self._oim_labels(labels[foreground])),
         }
 
@@ -133,7 +133,7 @@ class NormAwareRoIHeads(RoIHeads):
         num_classes = box_regression.shape[1] // 4
         return self.box_coder.decode(box_regression, boxes).reshape(-1, num_classes, 4)[:, 1]
 
-    def _regressed_boxes(
+    def regressed_boxes(
         self, box_regression: torch.Tensor, proposals: list[torch.Tensor], image_shapes: list[tuple[int, int]]
     ) -> list[torch.Tensor]:
         decoded = self._decode_person_boxes(box_regression, proposals).split([len(p) for p in proposals])
@@ -150,7 +150,7 @@ class NormAwareRoIHeads(RoIHeads):
         counts = [len(b) for b in boxes]
         results = []
         for image_boxes, image_scores, image_embeddings, shape in zip(
-            self._regressed_boxes(box_regression, boxes, image_shapes),
+            self.regressed_boxes(box_regression, boxes, image_shapes),
             scores.split(counts),
             embeddings.split(counts),
             image_shapes,
@@ -198,7 +198,7 @@ class SeqRoIHeads(NormAwareRoIHeads):
         class_logits, box_regression = self.box_predictor(stage1["feat_res5"])
 
         if self.training:
-            boxes = [b.detach() for b in self._regressed_boxes(box_regression, proposals, image_shapes)]
+            boxes = [b.detach() for b in self.regressed_boxes(box_regression, proposals, image_shapes)]
             boxes, _, labels_s2, targets_s2 = self.select_training_samples(boxes, targets)
         else:
             boxes, stage1_scores, _ = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
@@ -216,7 +216,7 @@ class SeqRoIHeads(NormAwareRoIHeads):
                                  reid_counts=[len(b) for b in boxes], foreground=labels_s2 > 0)
         losses = {
             "loss_box_cls": F.cross_entropy(class_logits, labels_s1.clamp(0, 1)),
-            "loss_box_reg": _box_regression_loss(box_regression, labels_s1.clamp(0, 1), torch.cat(targets_s1)),
+            "loss_box_reg": box_regression_loss(box_regression, labels_s1.clamp(0, 1), torch.cat(targets_s1)),
             **self._reid_stage_losses(stage2, labels_s2, torch.cat(targets_s2), suffix="_s2"),
         }
         return [], losses

@@ -22,14 +22,15 @@ from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.records import SceneSearchData
 from personsearch.data.scene_augment import SceneAugment
 from personsearch.data.scene_dataset import collate_scenes
-from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
-from personsearch.engine import distributed as du
+from personsearch.engine import TrainSettings, build_trainer, load_checkpoint
 from personsearch.methods.dicl.clustering import ClusteringSettings, pairwise_precision_recall
 from personsearch.methods.dicl.hooks import ClusteringHook, SearchModelExportHook
 from personsearch.methods.dicl.siamese import DICLTrainingModel, InstanceAveragedSearch
 from personsearch.methods.dicl.weak_data import WeakSceneDataset, count_slots, image_of_slot, strip_identities
-from personsearch.methods.supervised import EvalSettings, TrainingEvaluator, evaluate_checkpoint, load_scene_data
-from personsearch.models.search_model import build_search_model, load_search_model
+from personsearch.methods.supervised import (EvalSettings, TrainingEvaluator, build_model, evaluate_checkpoint,
+                                             fill_model_kwargs, load_scene_data, training_run)
+from personsearch.models.init_from import init_options
+from personsearch.models.search_model import load_search_model
 
 TRAINABLE = ("all", "reid")
 SEARCH_PREFIX = "search_model."
@@ -84,11 +85,9 @@ class DICLSettings:
 
 
 def search_model_kwargs(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """`build_search_model` arguments: the search model's own OIM head is not trained by DICL, so it
-    gets a single unused identity and no queue."""
-    kwargs = dict(model_cfg)
-    kwargs.update(num_pids=1, queue_size=0)
-    return kwargs
+    """`build_search_model` arguments (the `model` section without `init_from` / `init_parts`): the
+    search model's own OIM head is not trained by DICL, so it gets a single unused identity and no queue."""
+    return fill_model_kwargs(model_cfg, num_pids=1, queue_size=lambda: 0) | {"num_pids": 1, "queue_size": 0}
 
 
 def search_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -140,8 +139,11 @@ def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device:
     num_slots = count_slots(weak)
     if num_slots < 2:
         raise ConfigError(f"{data.name}: the training split has {num_slots} person boxes; DICL needs several")
-    model_kwargs = search_model_kwargs(section(cfg, "model"))
-    search_model = build_search_model(**model_kwargs)
+    model_cfg = section(cfg, "model")
+    if method.init_checkpoint and init_options(model_cfg)[0]:
+        raise ConfigError("method.init_checkpoint and model.init_from both set initial weights; keep one")
+    model_kwargs = search_model_kwargs(model_cfg)
+    search_model = build_model(model_kwargs, model_cfg)
     if method.init_checkpoint:
         init_from_checkpoint(search_model, method.init_checkpoint)
     if method.trainable == "reid":
@@ -167,13 +169,9 @@ def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device:
 
 def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> list[dict[str, float]]:
     cfg = dict(cfg)
-    if not cfg.get("output_dir"):
-        raise ConfigError("output_dir is required")
     method = DICLSettings.from_section(section(cfg, "method"))
-    settings = TrainSettings.from_section(section(cfg, "train"))
     eval_settings = EvalSettings.from_section(section(cfg, "eval"))
-    device = prepare_run(settings)
-    try:
+    with training_run(cfg) as (_, _, device):
         data_cfg = section(cfg, "data")
         data = load_scene_data(data_cfg)
         evaluator = None
@@ -185,8 +183,6 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None) -> l
         trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=scorer,
                                         evaluator=evaluator)
         return trainer.train()
-    finally:
-        du.cleanup_distributed()
 
 
 def load_dicl_search_model(checkpoint: Mapping[str, Any], device: torch.device) -> nn.Module:

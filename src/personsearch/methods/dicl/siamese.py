@@ -22,7 +22,7 @@ from torchvision.ops import roi_align
 from personsearch.models.losses.cluster_memory import ClusterMemory
 from personsearch.models.losses.intra_image import dense_relation_kl, many_to_one_loss
 from personsearch.models.losses.triplet import background_triplet, batch_hard_triplet
-from personsearch.models.seq_roi_heads import _box_regression_loss
+from personsearch.models.seq_roi_heads import box_regression_loss
 from personsearch.models.seqnet import FEATURE_NAME, SeqNet
 
 
@@ -179,7 +179,7 @@ class DICLTrainingModel(nn.Module):
         proposals, _, labels_s1, targets_s1 = heads.select_training_samples(proposals, prepared)
         stage1 = heads.box_head(heads.box_roi_pool(features, proposals, sizes))
         class_logits, box_regression = heads.box_predictor(stage1["feat_res5"])
-        boxes = [b.detach() for b in heads._regressed_boxes(box_regression, proposals, sizes)]
+        boxes = [b.detach() for b in heads.regressed_boxes(box_regression, proposals, sizes)]
         boxes, matched, labels_s2, targets_s2 = heads.select_training_samples(boxes, prepared)
 
         pooled = heads.box_roi_pool(features, boxes, sizes)
@@ -197,10 +197,10 @@ class DICLTrainingModel(nn.Module):
         losses = {
             **rpn_losses,
             "loss_box_cls": F.cross_entropy(class_logits, labels_s1.clamp(0, 1)),
-            "loss_box_reg": _box_regression_loss(box_regression, labels_s1.clamp(0, 1), torch.cat(targets_s1)),
+            "loss_box_reg": box_regression_loss(box_regression, labels_s1.clamp(0, 1), torch.cat(targets_s1)),
             "loss_box_cls_s2": F.binary_cross_entropy_with_logits(
                 person_logits[:num_search], foreground.to(person_logits.dtype)),
-            "loss_box_reg_s2": _box_regression_loss(box_regression_s2, labels_s2.clamp(0, 1), torch.cat(targets_s2)),
+            "loss_box_reg_s2": box_regression_loss(box_regression_s2, labels_s2.clamp(0, 1), torch.cat(targets_s2)),
         }
         losses = {name: value * model.loss_weights[name] for name, value in losses.items()}
         losses.update(self._reid_losses(search, instance, foreground, matched, prepared))
