@@ -73,21 +73,27 @@ class PretrainingModel(nn.Module):
                 views.setdefault(int(target["sample"]), {})[int(target["view"])] = index
         return [(v[0], v[1]) for v in views.values() if 0 in v and 1 in v]
 
-    def _contrast(self, captured: dict[str, Any], targets: list[dict[str, Any]]) -> torch.Tensor:
+    def paired_instance_features(self, captured: dict[str, Any],
+                                 targets: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(h1, h2): the instance features of the same boxes in views 1 and 2 of the samples without real
+        identities, row for row; None when the batch has no such pair."""
         pairs = self._pairs(targets)
-        features = captured["features"]
-        zero = next(iter(features.values())).sum() * 0.0
         involved = {i for pair in pairs for i in pair}
         boxes = [b if i in involved else b[:0] for i, b in enumerate(captured["boxes"])]
         if sum(len(b) for b in boxes) == 0:
-            return zero
+            return None
         heads = self.model.roi_heads
-        h = heads.embedding_head.project(heads.reid_features(features, boxes, captured["image_sizes"]))
+        h = heads.embedding_head.project(heads.reid_features(captured["features"], boxes, captured["image_sizes"]))
         per_image = h.split([len(b) for b in boxes])
         h1 = torch.cat([per_image[a] for a, _ in pairs])
         h2 = torch.cat([per_image[b] for _, b in pairs])
-        if h1.shape[0] == 0:
-            return zero
+        return (h1, h2) if h1.shape[0] else None
+
+    def _contrast(self, captured: dict[str, Any], targets: list[dict[str, Any]]) -> torch.Tensor:
+        paired = self.paired_instance_features(captured, targets)
+        if paired is None:
+            return next(iter(captured["features"].values())).sum() * 0.0
+        h1, h2 = paired
         return simsiam_loss(h1, h2, self.predictor(h1), self.predictor(h2))
 
     # ------------------------------------------------------------------ L_adv
