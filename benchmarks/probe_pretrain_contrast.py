@@ -12,7 +12,8 @@ checkpoint's own config and sources), in training mode:
   L_con maximises; SimSiam drives it towards 1);
 - gradient norms over the whole model of each loss term alone, of their sum, and of the prediction
   MLP's share of L_con; with `train.clip_grad_norm` the clip factor (clip / total norm, when below 1)
-  that scales every step, the MLP's included.
+  that scales every step when all parameters are clipped together (as the first runs did; the
+  pre-training heads are now clipped on their own, see docs/pretrainps.md).
 
 The table goes to BENCHMARKS.md, section `pretrain-contrast` (`--no-write` prints it only).
 """

@@ -17,6 +17,7 @@ from personsearch.data.records import UNLABELLED, SceneRecord
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
 from personsearch.engine import NonFiniteLossError, TrainSettings, build_trainer, load_checkpoint, prepare_run
 from personsearch.engine.checkpoint import epoch_checkpoints
+from personsearch.engine.trainer import OWN_CLIP, Trainer
 
 
 class ToySearchModel(nn.Module):
@@ -209,3 +210,29 @@ def test_unknown_loss_weight_and_unknown_train_setting_are_named(tmp_path):
     )
     with pytest.raises(ValueError, match=r"unknown loss terms \['loss_reid'\].*loss_box"):
         trainer.train()
+
+
+class TwoParameters(nn.Module):
+    """A parameter with a huge gradient and one with a small gradient."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Parameter(torch.ones(1))
+        self.head = nn.Parameter(torch.ones(1))
+
+    def forward(self, images, targets):
+        return {"loss_big": 1000.0 * self.body.sum(), "loss_small": 0.5 * self.head.sum()}
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_a_group_marked_own_clip_is_clipped_apart_from_the_others(own):
+    model = TwoParameters()
+    optimizer = torch.optim.SGD([{"params": [model.body]}, {"params": [model.head], OWN_CLIP: own}], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    trainer = Trainer(model=model, optimizer=optimizer, scheduler=scheduler, train_loader=[], device=torch.device("cpu"),
+                      epochs=1, clip_grad_norm=10.0, show_progress=False)
+    trainer.run_step([torch.zeros(3, 4, 4)], [{}])
+    if own:  # the head keeps its own small gradient; the body alone is clipped to norm 10
+        assert model.head.item() == pytest.approx(0.5) and model.body.item() == pytest.approx(-9.0)
+    else:  # clipped together, the head's step shrinks with the body's gradient
+        assert model.head.item() == pytest.approx(1.0 - 0.5 * 10.0 / math.hypot(1000.0, 0.5))

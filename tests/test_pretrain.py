@@ -200,6 +200,10 @@ def test_pretraining_iterations_write_checkpoints_with_metadata(tiny_run):
     assert exported["backbone"] == "shufflenet_v2_x1_0" and exported["model_name"] == "nae"
     assert [s["name"] for s in exported["pretrain"]["sources"]] == list(SOURCES)
     assert exported["pretrain"]["steps"] == 3
+    # the prediction MLP and the two domain-alignment modules are clipped apart from the search model
+    groups = torch.load(run / "last.pth", weights_only=True)["optimizer"]["param_groups"]
+    assert [bool(g.get("own_clip")) for g in groups] == [False, True, True, True]
+    assert len(groups[1]["params"]) == 5  # the MLP: two linear layers and a batch norm
     assert not any(k.startswith(("predictor.", "detection_alignment.", "model.")) for k in exported["model"])
     # resuming continues from the saved epoch
     assert main(["pretrain", "--config", "preset:pretrain_tiny", "--resume", "auto",

@@ -22,6 +22,10 @@ from tqdm import tqdm
 from personsearch.engine import distributed as du
 from personsearch.engine.rng import capture_rng_state, restore_rng_state
 
+# A parameter group whose dict holds OWN_CLIP: True is clipped to train.clip_grad_norm on its own,
+# apart from the other groups (e.g. a small head whose gradient the backbone's would drown).
+OWN_CLIP = "own_clip"
+
 if TYPE_CHECKING:
     from personsearch.engine.hooks import HookBase
 
@@ -198,8 +202,11 @@ class Trainer:
         self.scaler.scale(sum(weighted.values())).backward()
         if self.clip_grad_norm is not None:
             self.scaler.unscale_(self.optimizer)
-            params = [p for group in self.optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
+            joint = [p for group in self.optimizer.param_groups if not group.get(OWN_CLIP) for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(joint, self.clip_grad_norm)
+            for group in self.optimizer.param_groups:
+                if group.get(OWN_CLIP):
+                    torch.nn.utils.clip_grad_norm_(group["params"], self.clip_grad_norm)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()

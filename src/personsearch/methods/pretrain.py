@@ -33,7 +33,8 @@ from personsearch.config import ConfigError, check_section_keys, section
 from personsearch.data.multi_source_sampler import MultiSourceBatchSampler, check_source_weights
 from personsearch.data.pretrain_dataset import PretrainDataset, collate_views
 from personsearch.data.unify import UnifiedSources, load_sources
-from personsearch.engine import build_trainer
+from personsearch.engine import TrainSettings, build_sgd, build_trainer
+from personsearch.engine.trainer import OWN_CLIP
 from personsearch.engine import distributed as du
 from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_pretrained
 from personsearch.methods.supervised import build_model, fill_model_kwargs, training_run
@@ -150,6 +151,19 @@ def build_pretraining_model(search_model: torch.nn.Module, unified: UnifiedSourc
                             lam=settings.lam)
 
 
+def build_pretraining_optimizer(model: PretrainingModel, train: TrainSettings) -> torch.optim.SGD:
+    """SGD over the model. The pre-training heads (the prediction MLP, the domain classifiers) each
+    form a group that gradient clipping treats apart: clipped together with the search model's
+    gradient, which OIM dominates, they hardly move (docs/pretrainps.md)."""
+    heads = [m for m in (model.predictor, model.detection_alignment, model.reid_alignment) if m is not None]
+    own = {p for head in heads for p in head.parameters()}
+    optimizer = build_sgd((p for p in model.parameters() if p not in own), lr=train.lr, momentum=train.momentum,
+                          weight_decay=train.weight_decay, nesterov=train.nesterov)
+    for head in heads:
+        optimizer.add_param_group({"params": [p for p in head.parameters() if p.requires_grad], OWN_CLIP: True})
+    return optimizer
+
+
 def load_unified(cfg: Mapping[str, Any], settings: PretrainSettings, *, show_progress: bool = True) -> UnifiedSources:
     data_cfg = section(dict(cfg), "data")
     check_section_keys("data", data_cfg, DATA_KEYS)
@@ -191,6 +205,7 @@ def train_from_config(cfg: Mapping[str, Any], *, resume: str | None = None, extr
             settings=train_settings, model=model, model_kwargs=model_kwargs, train_dataset=dataset,
             collate_fn=collate_views, device=device, output_dir=output_dir, config=cfg, evaluator=None,
             resume=resume, batch_sampler=sampler, extra_hooks=extra_hooks,
+            optimizer_factory=lambda _params: build_pretraining_optimizer(model, train_settings),
         )
         history = trainer.train()
         if du.is_main_process():
