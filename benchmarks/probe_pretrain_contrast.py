@@ -108,8 +108,9 @@ def main() -> None:
     body = ("## Is the pre-training contrast term learning? (`probe_pretrain_contrast.py`)\n\n"
             f"{bench_report.section_preamble()}"
             f"- {args.batches} batches of two samples without real identities per checkpoint (two views each), "
-            "training mode; gradient norms over the whole model, each term alone; the clip factor scales every "
-            "step when the summed gradient's norm exceeds `train.clip_grad_norm`\n\n" + table)
+            "training mode; gradient norms over the whole model, each term alone; the clip factor is what "
+            "clipping all parameters together to `train.clip_grad_norm` multiplies a step by (the runs before "
+            "2026-12-05 did; the pre-training heads are now clipped on their own)\n\n" + table)
     print(body)
     if not args.no_write:
         bench_report.update_section(SECTION, body)
