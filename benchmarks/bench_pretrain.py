@@ -16,7 +16,8 @@ one epoch and half the run) is compressed to the iterations that fit the budget 
 run folder, so a resumed run follows the same plan. Pre-training stops at epoch ends (a
 checkpoint every `method.iterations_per_epoch`); fine-tunes stop at their planned iteration.
 CPU seconds spent are recorded at every epoch end, so an interrupted run resumes from its last
-checkpoint with the CPU it had already spent. Each finished pre-training and each scored row is
+checkpoint with the CPU it had already spent. A half-done run whose configuration has changed since is moved
+aside (NAME.stale), not resumed. Each finished pre-training and each scored row is
 kept as JSON in `--results` (committed), and `--report-only` rebuilds BENCHMARKS.md's
 `pretrain-prw` section from those files; rows not yet run show as pending.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import shutil
@@ -177,18 +179,34 @@ def _probe(make_trainer, probe_iters: int) -> tuple[float, int]:
     return statistics.mean(timed), len(trainer.train_loader)
 
 
-def _plan(folder: Path, make_probe, probe_iters: int, minutes: float) -> dict[str, Any]:
-    """The compressed schedule, probed once and kept in the run folder."""
+def config_digest(cfg: dict[str, Any]) -> str:
+    """What a run trains with (its output folder left out)."""
+    kept = {key: value for key, value in cfg.items() if key != "output_dir"}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _plan(folder: Path, make_probe, probe_iters: int, minutes: float, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The compressed schedule, probed once and kept in the run folder. A half-done run of another
+    configuration is moved aside (to NAME.stale) instead of being resumed."""
     path = folder / PLAN_FILE
+    digest = config_digest(cfg)
     if path.is_file():
         plan = json.loads(path.read_text())
-        if plan.get("minutes") == minutes:
+        if plan.get("config", digest) != digest:
+            stale = folder.with_name(folder.name + ".stale")
+            shutil.rmtree(stale, ignore_errors=True)
+            folder.rename(stale)
+            print(f"{folder}: trained with another configuration; moved to {stale}, starting afresh")
+        elif plan.get("minutes") == minutes:
+            if "config" not in plan:  # planned before runs recorded their configuration
+                atomic_write_json(path, {**plan, "config": digest})
             return plan
     seconds_per_iter, iters_per_epoch = make_probe()
     shutil.rmtree(folder / "probe", ignore_errors=True)
     planned = max(1, int(60.0 * minutes / seconds_per_iter))
     plan = {"minutes": minutes, "seconds_per_iter": seconds_per_iter, "iters_per_epoch": iters_per_epoch,
-            "planned_iterations": planned, "planned_epochs": planned / iters_per_epoch, "probe_iters": probe_iters}
+            "planned_iterations": planned, "planned_epochs": planned / iters_per_epoch, "probe_iters": probe_iters,
+            "config": digest}
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, plan)
     return plan
@@ -231,7 +249,7 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
             pass
         return _probe(lambda: holder["trainer"], probe_iters)
 
-    plan = _plan(folder, probe, probe_iters, minutes)
+    plan = _plan(folder, probe, probe_iters, minutes, cfg)
     settings = TrainSettings.from_section(cfg["train"])
     cfg["train"].update(_compressed(settings, plan["planned_epochs"]))
     budget = CpuBudget(folder=folder, seconds=1.25 * 60.0 * minutes, epoch_stop=True)  # the plan rules; a cap
@@ -291,7 +309,7 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
 
     settings = TrainSettings.from_section(cfg["train"])
     plan = _plan(folder, lambda: _probe(lambda: make_trainer(folder / "probe", settings, None)[0], probe_iters),
-                 probe_iters, minutes)
+                 probe_iters, minutes, cfg)
     settings = dataclasses.replace(settings, **_compressed(settings, plan["planned_epochs"]))
     cfg["train"].update(epochs=settings.epochs, warmup_epochs=settings.warmup_epochs, milestones=settings.milestones)
     trainer, device = make_trainer(folder, settings, "auto")
