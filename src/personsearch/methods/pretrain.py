@@ -34,8 +34,8 @@ from personsearch.data.multi_source_sampler import MultiSourceBatchSampler, chec
 from personsearch.data.pretrain_dataset import PretrainDataset, collate_views
 from personsearch.data.unify import UnifiedSources, load_sources
 from personsearch.engine import TrainSettings, build_sgd, build_trainer
-from personsearch.engine.trainer import OWN_CLIP
 from personsearch.engine import distributed as du
+from personsearch.engine.trainer import OWN_CLIP
 from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_pretrained
 from personsearch.methods.supervised import build_model, fill_model_kwargs, training_run
 from personsearch.models.domain_alignment import IntraTaskAlignment
