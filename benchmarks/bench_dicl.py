@@ -23,7 +23,9 @@ benchmarks/results/dicl_prw/ROW.json (kept in git) and reused while the settings
 stops there, cleanly. `--memory-probe` scores whether the features DICL clusters carry identity
 (initial memory, each DICL row's memory at its last checkpoint, a supervised model on the same
 boxes). The BENCHMARKS.md section `dicl-prw` is rewritten from every finished
-row's JSON after each row.
+row's JSON after each row. Another budget keeps its own files and section, e.g.
+`--minutes 90 --results benchmarks/results/dicl_prw_90min --output runs/bench_dicl_90min
+--section dicl-prw-90min`.
 """
 
 from __future__ import annotations
@@ -378,6 +380,14 @@ def load_result(name: str, settings_key: dict[str, Any], root: Path, output: Pat
     return result if result.get("settings") == settings_key and result.get("config") == digest else None
 
 
+def _shown(path: Path) -> str:
+    """`path` relative to the repository when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path(__file__).resolve().parent.parent))
+    except ValueError:
+        return str(path)
+
+
 def _fmt(value: Any) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
 
@@ -455,7 +465,7 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
                            for r in probe["rows"]]))
     world = f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
     body = (
-        "## DICL (weakly supervised) against fully supervised training (PRW protocol)\n\n"
+        f"## DICL (weakly supervised) against fully supervised training (PRW protocol, {args.minutes:g} CPU min per row)\n\n"
         f"{bench_report.section_preamble()}"
         f"- data: {world}; {len(data.train)} training frames, {len(data.gallery)} gallery frames, "
         f"{len(data.queries)} queries\n"
@@ -467,12 +477,12 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
         "- search: all gallery frames, detection threshold 0.5; CBGM with PRW's k1=30, k2=4; cross-cam: frames of "
         "the query's camera left out; `mAP weak / full` divides by the supervised row's mAP\n"
         f"- rows finished: {', '.join(n for n in TABLE_ORDER if n in results) or 'none'}; per-row JSON in "
-        "benchmarks/results/dicl_prw/\n\n"
+        f"{_shown(RESULTS_DIR)}/\n\n"
         f"### Search and detection\n\n{table}\n### Clustering per epoch (pairwise against the hidden identities)\n\n"
         f"{clusters}\n### Clustering of the initial memory\n\n{sweep_text}\n"
         f"### Do the memory features carry identity?\n\n{probe_text}\n"
         f"### Test-time instance branch (full row)\n\n{instance_text}")
-    bench_report.update_section(SECTION, body)
+    bench_report.update_section(args.section, body)
 
 
 def main() -> None:
@@ -493,6 +503,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR,
                         help="folder of the per-row JSON files (default: the committed benchmarks/results/dicl_prw)")
+    parser.add_argument("--section", default=SECTION,
+                        help="BENCHMARKS.md section to write; another budget (--minutes) needs its own section, "
+                             "--results and --output, e.g. dicl-prw-90min")
     parser.add_argument("--cluster-sweep", action="store_true",
                         help="only score the clustering of the initial memory for a grid of settings, then exit")
     parser.add_argument("--sweep-frames", type=int, help="training frames used by --cluster-sweep (default: all)")
