@@ -10,7 +10,8 @@ checked by eye, docs/real_set.md) is every 20th frame of that video. Scored with
 protocol: a query's gallery holds only frames at least 10 s from the query frame, so the same
 walk's neighbouring frames cannot answer it (PRW's all-frames gallery beside, for contrast).
 Each variant's adaptation run lives in OUTPUT/VARIANT (rerun to resume) and its scores in
-benchmarks/results/dicl_adapt/VARIANT.json (reused while the settings match).
+benchmarks/results/dicl_adapt/VARIANT.json (reused while the settings match); `--cluster-eps`
+other than the default adds `_epsE` to both names, and the section lists every kept eps.
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ def annotated_cluster_scores(run_dir: Path, data) -> dict[str, float]:
             "identities": int(len(set(truth[truth >= 0].tolist())))}
 
 
+def person_scale_extractor(checkpoint: Path):
+    """The checkpoint's own embedding of given boxes, at the person scale it records (as `personsearch
+    search --detector ssdlite` embeds them), else at its input size."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return tensor_extractor(load_search_model(state, "cpu"), person_height=state.get("person_height"))
+
+
 def _row(features: str, boxes: str, reports: dict[str, dict]) -> list[list[Any]]:
     return [[features, boxes, gallery, r["mAP"], r["top1"], r["top5"], r["num_queries"]] for gallery, r in reports.items()]
 
@@ -82,6 +90,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--frame-stride", type=int, default=2)
+    parser.add_argument("--cluster-eps", type=float, default=AdaptSettings.cluster_eps,
+                        help="adaptation's DBSCAN eps; another value keeps its own result files (VARIANT_epsE.json)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl_adapt"))
@@ -99,37 +109,44 @@ def main() -> None:
                          for r in data.gallery},
     }
     rows: list[list[Any]] = []
-    before = load_search_model(str(checkpoint), "cpu")
+    before = person_scale_extractor(checkpoint)
     for boxes_name, boxes in box_sources.items():
         rows += _row("colour histogram", boxes_name, score_boxes(data_by_gallery, colour_histogram_features, boxes))
-        rows += _row(f"before: {checkpoint.name}", boxes_name, score_boxes(data_by_gallery, tensor_extractor(before), boxes))
+        rows += _row(f"before: {checkpoint.name}", boxes_name, score_boxes(data_by_gallery, before, boxes))
 
-    cluster_rows: list[list[Any]] = []
     settings_key = {"checkpoint": str(checkpoint), "epochs": args.epochs, "frame_stride": args.frame_stride,
-                    "seed": args.seed, "threads": torch.get_num_threads()}
+                    "seed": args.seed, "threads": torch.get_num_threads(), "person_scale": True,
+                    "cluster_eps": args.cluster_eps}
+    suffix = "" if args.cluster_eps == AdaptSettings.cluster_eps else f"_eps{args.cluster_eps:g}"
     for variant in args.variants:
-        path = RESULTS_DIR / f"{variant}.json"
+        name = variant + suffix
+        path = RESULTS_DIR / f"{name}.json"
         saved = json.loads(path.read_text()) if path.is_file() else None
         if saved is None or saved["settings"] != settings_key:
             settings = AdaptSettings(frame_stride=args.frame_stride, epochs=args.epochs, tracklets=VARIANTS[variant],
-                                     seed=args.seed, device="cpu")
+                                     cluster_eps=args.cluster_eps, seed=args.seed, device="cpu")
             start = time.process_time()
-            exported = adapt_to_footage(gallery=args.video, checkpoint=checkpoint, out_dir=args.output / variant,
+            exported = adapt_to_footage(gallery=args.video, checkpoint=checkpoint, out_dir=args.output / name,
                                         detector=load_detector("ssdlite", checkpoint), settings=settings)
             cpu_minutes = (time.process_time() - start) / 60
-            adapted = load_search_model(str(exported), "cpu")
+            adapted = person_scale_extractor(exported)
             saved = {"settings": settings_key, "cpu_minutes": cpu_minutes, "reports": {
-                boxes_name: score_boxes(data_by_gallery, tensor_extractor(adapted), boxes)
-                for boxes_name, boxes in box_sources.items()}}
+                boxes_name: score_boxes(data_by_gallery, adapted, boxes) for boxes_name, boxes in box_sources.items()}}
+            saved["clusters"] = annotated_cluster_scores(args.output / name, data)
             atomic_write_json(path, saved)
-        if "clusters" not in saved:
-            saved["clusters"] = annotated_cluster_scores(args.output / variant, data)
-            atomic_write_json(path, saved)
-        cluster_rows.append([variant, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
+    # every kept adaptation of these settings, whatever its eps
+    cluster_rows: list[list[Any]] = []
+    same = {k: v for k, v in settings_key.items() if k != "cluster_eps"}
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        saved = json.loads(path.read_text())
+        if {k: v for k, v in saved["settings"].items() if k != "cluster_eps"} != same or "clusters" not in saved:
+            continue
+        label = f"{path.stem}, eps {saved['settings'].get('cluster_eps', AdaptSettings.cluster_eps):g}"
+        cluster_rows.append([label, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
                              saved["clusters"]["identities"], saved["clusters"]["pair_precision"],
                              saved["clusters"]["pair_recall"]])
         for boxes_name, reports in saved["reports"].items():
-            rows += _row(f"after adapt ({variant}, {saved['cpu_minutes']:.1f} CPU min)", boxes_name, reports)
+            rows += _row(f"after adapt ({label}, {saved['cpu_minutes']:.1f} CPU min)", boxes_name, reports)
     table = bench_report.markdown_table(["features", "boxes", "gallery", "mAP", "top-1", "top-5", "queries"], rows)
     clusters = bench_report.markdown_table(
         ["adaptation", "clusters (last epoch)", "boxes with an eye-checked identity", "identities",
@@ -142,7 +159,8 @@ def main() -> None:
             f"- data: `{args.root}` ({len(data.gallery)} annotated frames, {len(data.queries)} queries, "
             "identities checked by eye; docs/real_set.md); adaptation on every "
             f"{args.frame_stride}-th frame of `{args.video}` with SSDLite boxes only, {args.epochs} epochs, "
-            f"re-ID head and embedding trained; checkpoint `{checkpoint.name}`\n"
+            f"re-ID head and embedding trained; checkpoint `{checkpoint.name}`; boxes embedded at the person "
+            "scale the checkpoint records (the adapted one keeps it; adaptation trains at that scale)\n"
             "- galleries: `10 s apart` (the set's protocol) and PRW's `all frames`; reading in docs/dicl.md\n\n"
             + table + "\n### Pseudo identities of the last clustering, scored on the annotated frames\n\n" + clusters)
     bench_report.update_section(SECTION, body)

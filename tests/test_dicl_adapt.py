@@ -13,7 +13,7 @@ from personsearch.config import load_config
 from personsearch.data.catalog import load_dataset, write_dataset
 from personsearch.data.synth.world import SynthWorld
 from personsearch.engine.checkpoint import load_checkpoint
-from personsearch.methods.dicl.adapt import BOXES_FILE, FootageScene, tracklet_groups
+from personsearch.methods.dicl.adapt import BOXES_FILE, FootageScene, footage_input_size, tracklet_groups
 from personsearch.methods.dicl.clustering import apply_must_links
 from personsearch.methods.dicl.recipe import search_model_kwargs
 from personsearch.models.search_model import build_search_model, load_search_model
@@ -53,6 +53,30 @@ def test_adapt_a_folder_end_to_end(tiny_checkpoint, tmp_path, capsys):
                            after["roi_heads.embedding_head.projectors.feat_res5.0.weight"])
     assert torch.equal(before["rpn.head.conv.0.0.weight"], after["rpn.head.conv.0.0.weight"])
     assert torch.equal(before["roi_heads.box_predictor.cls_score.weight"], after["roi_heads.box_predictor.cls_score.weight"])
+
+
+def test_footage_input_size_brings_the_median_person_to_the_trained_height(tmp_path):
+    path = tmp_path / "frame.jpg"
+    Image.new("RGB", (200, 100)).save(path)
+    scenes = [FootageScene(name="a.jpg", image_path=str(path), boxes=np.array([[0, 0, 10, 40], [0, 0, 10, 60]], np.float32)),
+              FootageScene(name="b.jpg", image_path=str(path), boxes=np.array([[0, 0, 10, 50]], np.float32))]
+    assert footage_input_size(scenes, 100.0) == (200, 401)  # median height 50 -> twice the picture
+
+
+def test_adapt_trains_and_exports_at_the_checkpoints_person_scale(tiny_checkpoint, tmp_path):
+    checkpoint, frames = tiny_checkpoint
+    scaled = tmp_path / "scaled.pth"
+    torch.save({**torch.load(checkpoint, weights_only=True), "person_height": 30.0}, scaled)
+    out = tmp_path / "run"
+    assert main(["adapt", "--gallery", str(frames), "--detector", "model", "--checkpoint", str(scaled), "--out",
+                 str(out), "--epochs", "1", "--score-threshold", "0", "--min-box-height", "0", "--device", "cpu"]) == 0
+    scenes = [FootageScene(name=s["name"], image_path=s["image"], boxes=np.asarray(s["boxes"], np.float32).reshape(-1, 4))
+              for s in json.loads((out / BOXES_FILE).read_text())["scenes"]]
+    exported = load_checkpoint(out / "search_model.pth")
+    assert exported["person_height"] == 30.0
+    trained = (exported["model_kwargs"]["min_size"], exported["model_kwargs"]["max_size"])
+    assert trained == footage_input_size(scenes, 30.0) != (128, 192)  # not the tiny preset's own input size
+    assert load_checkpoint(out / "last.pth")["config"]["model"]["min_size"] == trained[0]
 
 
 def test_adapt_a_video_with_tracklets(tiny_checkpoint, tmp_path):

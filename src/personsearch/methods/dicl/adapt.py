@@ -7,6 +7,11 @@ instance branch and the spatial / occlusion contrasts while its detector stays a
 Optionally, boxes linked across consecutive frames (tracklets: IoU matching) are must-links:
 after each clustering every box of a tracklet gets the tracklet's main cluster.
 
+When the checkpoint records the person height it was trained at ("person_height", see
+`models.person_scale`), the footage is trained at that scale too: the model's input size is set
+so that the footage's median person is that tall, and the adapted checkpoint keeps the record,
+so that search embeds the footage's people at the scale adaptation saw.
+
 The result is `OUT/search_model.pth`, an ordinary search model checkpoint.
 """
 
@@ -166,6 +171,16 @@ def tracklet_groups(scenes: list[FootageScene], *, iou: float = 0.5) -> list[np.
     return [m for m in members if m.size >= 2]
 
 
+def footage_input_size(scenes: list[FootageScene], person_height: float) -> tuple[int, int]:
+    """(min_size, max_size) of the model's input that makes the footage's median person
+    `person_height` pixels tall (the median picture's sides, scaled alike)."""
+    heights = np.concatenate([s.boxes[:, 3] - s.boxes[:, 1] for s in scenes])
+    sizes = np.array([Image.open(s.image_path).size for s in scenes], dtype=np.float64)
+    factor = person_height / float(np.median(heights))
+    short, long = np.median(sizes.min(axis=1)), np.median(sizes.max(axis=1))
+    return max(1, round(short * factor)), int(np.ceil(long * factor)) + 1
+
+
 def adapt_config(checkpoint: dict[str, Any], checkpoint_path: str, out_dir: Path, settings: AdaptSettings) -> dict:
     """The DICL config of an adaptation run: the checkpoint's model, re-ID part trainable only."""
     model = dict(checkpoint["model_kwargs"])
@@ -201,10 +216,14 @@ def adapt_to_footage(*, gallery: str | Path, checkpoint: str | Path, out_dir: st
             raise ValueError(f"the detector found {boxes} person box(es) in {gallery}; nothing to adapt to")
         if settings.progress:
             print(f"personsearch: {boxes} person boxes in {len(scenes)} pictures")
+        person_height = state.get("person_height")
+        if person_height:
+            cfg["model"]["min_size"], cfg["model"]["max_size"] = footage_input_size(scenes, float(person_height))
         must_links = tracklet_groups(scenes, iou=settings.tracklet_iou) if settings.tracklets else None
         data = SceneSearchData(name="footage", root=str(gallery), train=list(scenes), gallery=[], queries=[],
                                num_train_pids=0)
-        trainer, _ = build_dicl_trainer(cfg, data, device=device, resume="auto", must_links=must_links)
+        trainer, _ = build_dicl_trainer(cfg, data, device=device, resume="auto", must_links=must_links,
+                                        export_extra={"person_height": person_height} if person_height else None)
         trainer.train()
     finally:
         du.cleanup_distributed()

@@ -107,14 +107,17 @@ class ClusteringHook(HookBase):
 
 class SearchModelExportHook(HookBase):
     """Writes OUTPUT_DIR/search_model.pth after every epoch: the search model alone, loadable by
-    `load_search_model` (and so by `personsearch search`, `index` and `adapt`)."""
+    `load_search_model` (and so by `personsearch search`, `index` and `adapt`), with `extra` entries
+    (e.g. "person_height") beside the weights."""
 
-    def __init__(self, *, output_dir: str | Path, model_kwargs: Mapping[str, Any]) -> None:
+    def __init__(self, *, output_dir: str | Path, model_kwargs: Mapping[str, Any],
+                 extra: Mapping[str, Any] | None = None) -> None:
         self.path = Path(output_dir) / SEARCH_MODEL_FILE
         self.model_kwargs = dict(model_kwargs)
+        self.extra = dict(extra or {})
 
     def after_epoch(self, trainer: "Trainer") -> None:
         if du.is_main_process():
             model: DICLTrainingModel = du.unwrap_model(trainer.model)
-            atomic_torch_save(self.path, {"model_kwargs": self.model_kwargs, "epoch": trainer.epoch,
+            atomic_torch_save(self.path, {**self.extra, "model_kwargs": self.model_kwargs, "epoch": trainer.epoch,
                                           "model": model.search_model.state_dict()})

@@ -128,10 +128,11 @@ def identity_scorer(data: SceneSearchData):
 
 def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device: torch.device,
                        resume: str | None = None, cluster_scorer=None, evaluator=None, extra_hooks=(),
-                       must_links=None):
+                       must_links=None, export_extra: Mapping[str, Any] | None = None):
     """The DICL model around a fresh search model, and a trainer with the DICL hooks. Reads only the
     training records' names, paths and boxes. `must_links`: groups of slot indices that must share a
-    cluster (e.g. tracklets). Returns (trainer, search model kwargs)."""
+    cluster (e.g. tracklets); `export_extra`: entries added to every exported search_model.pth (e.g.
+    "person_height"). Returns (trainer, search model kwargs)."""
     method = DICLSettings.from_section(section(cfg, "method"))
     data_cfg = section(cfg, "data")
     settings = TrainSettings.from_section(section(cfg, "train"))
@@ -153,7 +154,7 @@ def build_dicl_trainer(cfg: Mapping[str, Any], data: SceneSearchData, *, device:
     hooks = [
         ClusteringHook(records=weak, image_of_slot=image_of_slot(weak), settings=method.clustering(), device=device,
                        scorer=cluster_scorer, progress=settings.progress, must_links=must_links),
-        SearchModelExportHook(output_dir=output_dir, model_kwargs=model_kwargs),
+        SearchModelExportHook(output_dir=output_dir, model_kwargs=model_kwargs, extra=export_extra),
         *extra_hooks,
     ]
     eval_settings = EvalSettings.from_section(section(cfg, "eval"))
