@@ -208,7 +208,8 @@ def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: d
     else:
         print(f"{row.name}: resuming (epochs done {plan['epochs_done']}, {plan['used_seconds'] / 60:.1f} CPU min used)")
     cfg["train"].update(epochs=plan["epochs"], warmup_epochs=plan["warmup_epochs"], milestones=plan["milestones"])
-    remaining = 60.0 * args.minutes - float(plan["used_seconds"])
+    used_before = float(plan["used_seconds"])  # PlanProgress adds this process's epochs to the plan as they end
+    remaining = 60.0 * args.minutes - used_before
     trainer, device, search_model = _build(row, cfg, data, "auto")
     budget = TrainingBudget(max_iterations=plan["planned"], seconds=max(remaining, 0.0), clock=clock)
     error = None
@@ -219,7 +220,7 @@ def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: d
             error = f"diverged at iteration {exc.iteration}"
     if args.stop_file is not None and args.stop_file.exists():
         return {}
-    used = float(plan["used_seconds"]) + (budget.elapsed if budget.iterations > 0 else 0.0)
+    used = used_before + (budget.elapsed if budget.iterations > 0 else 0.0)
     model = search_model().eval()
     eval_settings = EvalSettings.from_section(dict(cfg["eval"], progress=False))
     result: dict[str, Any] = {
