@@ -331,7 +331,7 @@ def _probe_features(name: str, features: torch.Tensor, truth: np.ndarray, image_
 
 def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -> dict[str, Any]:
     """Do the features DICL clusters carry identity? The initial memory (fresh `dicl_synth_prw` model), each
-    DICL row's memory at its last checkpoint in OUTPUT, and a model trained with the identities
+    finished DICL row's memory at its last checkpoint in OUTPUT, and a model trained with the identities
     (`reference`) on the same boxes, scored by nearest-neighbour agreement and by the clusters' pairwise
     precision / recall against the hidden identities."""
     from personsearch.data.scene_dataset import image_to_tensor, read_rgb_image
@@ -358,8 +358,8 @@ def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -
                                    truth, image_of, cameras))
     for name in TABLE_ORDER:
         checkpoint = output / name / "last.pth"
-        if name == "supervised" or not checkpoint.is_file():
-            continue
+        if name == "supervised" or not checkpoint.is_file() or not (RESULTS_DIR / f"{name}.json").is_file():
+            continue  # finished rows only
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         entries.append(_probe_features(f"memory of `{name}` after epoch {state['epoch']}",
                                        state["model"]["memory.features"], truth, image_of, cameras))
