@@ -8,6 +8,7 @@ builds one model, runs it over the listed images and prints one JSON line of fig
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -48,6 +49,13 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("shufflenet_v2_x1_0_random", "shufflenet_v2_x1_0", "none"),
     Variant("resnet18_random", "resnet18", "none"),
 )}
+
+
+def config_digest(cfg: dict[str, Any], *, leave_out: tuple[str, ...] = ("output_dir",)) -> str:
+    """What a run trains with (the `leave_out` sections aside): a finished or half-done run is reused
+    only while its digest matches."""
+    kept = {key: value for key, value in cfg.items() if key not in leave_out}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def ensure_prw_world(size: str, seed: int, cache: Path) -> Path:

@@ -31,7 +31,6 @@ row's JSON after each row. Another budget keeps its own files and section, e.g.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import shutil
@@ -45,7 +44,7 @@ import numpy as np
 import torch
 
 import report as bench_report
-from backbone_common import ensure_prw_world
+from backbone_common import config_digest, ensure_prw_world
 from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, evaluate
 
 from personsearch.commands.search import default_checkpoint
@@ -63,6 +62,7 @@ from personsearch.models.search_model import build_search_model
 from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "dicl-prw"
+DIGEST_LEAVES_OUT = ("output_dir", "data")  # paths: a row is the same wherever its world and run live
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_prw"
 INSTANCE_COST_FILE = "instance_branch_cost.json"
 CLUSTER_SWEEP_FILE = "cluster_sweep.json"
@@ -116,12 +116,6 @@ class PlanProgress(HookBase):
         self.plan["used_seconds"] = self.used_before + (self.budget.clock() - self.budget.start)
         self.plan["epochs_done"] = trainer.epoch
         atomic_write_json(self.path, self.plan)
-
-
-def config_digest(cfg: dict[str, Any]) -> str:
-    """What a row trains with (paths left out): a finished or half-done row is reused only while it matches."""
-    kept = {key: value for key, value in cfg.items() if key not in ("output_dir", "data")}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _config(row: Row, root: Path, output_dir: Path) -> dict[str, Any]:
@@ -197,7 +191,7 @@ def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: d
     settings = TrainSettings.from_section(cfg["train"])
     plan_path = output_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
-    digest = config_digest(cfg)
+    digest = config_digest(cfg, leave_out=DIGEST_LEAVES_OUT)
     if plan is None or plan.get("settings") != settings_key or plan.get("config") != digest:
         shutil.rmtree(output_dir, ignore_errors=True)
         plan = _plan(settings, _probe(row, cfg, data, output_dir, args.probe_iters, clock), args.minutes)
@@ -266,27 +260,35 @@ def measure_instance_cost(checkpoint: Path, data: SceneSearchData, images: int) 
             "seconds_with": _gallery_seconds(averaged, data, device, images)}
 
 
-def measure_cluster_sweep(data: SceneSearchData, frames: int | None) -> dict[str, Any]:
-    """Clusters of the memory as DICL initialises it (the preset's fresh model, seeded as training
-    seeds it) for a grid of DBSCAN / k-reciprocal settings, scored against the hidden identities."""
+def initial_memory(weak) -> torch.Tensor:
+    """The memory as DICL training initialises it: the `dicl_synth_prw` preset's fresh model, seeded as
+    training seeds it, on the weak records' boxes."""
     from personsearch.engine.rng import seed_everything
-    from personsearch.methods.dicl.clustering import ClusteringSettings, cluster_memory_features
     from personsearch.methods.dicl.hooks import memory_features
     from personsearch.methods.dicl.recipe import search_model_kwargs
     from personsearch.methods.dicl.siamese import DICLTrainingModel
-    from personsearch.methods.dicl.weak_data import count_slots, image_of_slot, strip_identities
-    from personsearch.methods.dicl.clustering import pairwise_precision_recall
+    from personsearch.methods.dicl.weak_data import count_slots
 
     cfg = load_config("preset:dicl_synth_prw")
-    records = data.train[:frames] if frames else data.train
-    weak = strip_identities(records)
-    truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
     seed_everything(int(cfg["train"]["seed"]))
     model = DICLTrainingModel(search_model=build_search_model(**search_model_kwargs(cfg["model"])),
                               num_slots=count_slots(weak),
                               **DICLSettings.from_section(cfg["method"]).training_model_kwargs()).eval()
+    return memory_features(model, weak, torch.device("cpu"), progress=False)
+
+
+def measure_cluster_sweep(data: SceneSearchData, frames: int | None) -> dict[str, Any]:
+    """Clusters of the initial memory for a grid of DBSCAN / k-reciprocal settings, scored against the
+    hidden identities."""
+    from personsearch.methods.dicl.clustering import (ClusteringSettings, cluster_memory_features,
+                                                      pairwise_precision_recall)
+    from personsearch.methods.dicl.weak_data import image_of_slot, strip_identities
+
+    records = data.train[:frames] if frames else data.train
+    weak = strip_identities(records)
+    truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
     start = time.process_time()
-    features = memory_features(model, weak, torch.device("cpu"), progress=False)
+    features = initial_memory(weak)
     init_seconds = time.process_time() - start
     rows = []
     for eps, k1, min_samples in SWEEP:
@@ -335,11 +337,7 @@ def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -
     (`reference`) on the same boxes, scored by nearest-neighbour agreement and by the clusters' pairwise
     precision / recall against the hidden identities."""
     from personsearch.data.scene_dataset import image_to_tensor, read_rgb_image
-    from personsearch.engine.rng import seed_everything
-    from personsearch.methods.dicl.hooks import memory_features
-    from personsearch.methods.dicl.recipe import search_model_kwargs
-    from personsearch.methods.dicl.siamese import DICLTrainingModel
-    from personsearch.methods.dicl.weak_data import count_slots, image_of_slot, strip_identities
+    from personsearch.methods.dicl.weak_data import image_of_slot, strip_identities
     from personsearch.models.search_model import load_search_model
 
     records = [r for r in data.train if len(r.boxes)]
@@ -347,15 +345,8 @@ def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -
     truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
     cameras = np.concatenate([np.full(len(r.boxes), r.camera) for r in records])
     image_of = image_of_slot(weak)
-    entries = []
-    cfg = load_config("preset:dicl_synth_prw")
-    seed_everything(int(cfg["train"]["seed"]))
-    fresh = DICLTrainingModel(search_model=build_search_model(**search_model_kwargs(cfg["model"])),
-                              num_slots=count_slots(weak),
-                              **DICLSettings.from_section(cfg["method"]).training_model_kwargs()).eval()
-    entries.append(_probe_features("initial memory (fresh model, ImageNet backbone)",
-                                   memory_features(fresh, weak, torch.device("cpu"), progress=False),
-                                   truth, image_of, cameras))
+    entries = [_probe_features("initial memory (fresh model, ImageNet backbone)", initial_memory(weak), truth,
+                               image_of, cameras)]
     for name in TABLE_ORDER:
         checkpoint = output / name / "last.pth"
         if name == "supervised" or not checkpoint.is_file() or not (RESULTS_DIR / f"{name}.json").is_file():
@@ -377,7 +368,7 @@ def load_result(name: str, settings_key: dict[str, Any], root: Path, output: Pat
     if not path.is_file():
         return None
     result = json.loads(path.read_text(encoding="utf-8"))
-    digest = config_digest(_config(ROWS[name], root, output / name))
+    digest = config_digest(_config(ROWS[name], root, output / name), leave_out=DIGEST_LEAVES_OUT)
     return result if result.get("settings") == settings_key and result.get("config") == digest else None
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 import report as bench_report
-from bench_real_footage import GALLERIES, score_boxes, ssdlite_boxes, tensor_extractor
+from bench_real_footage import GALLERIES, load_with_person_height, score_boxes, ssdlite_boxes, tensor_extractor
 
 from personsearch.baselines.handcrafted import colour_histogram_features
 from personsearch.commands.search import default_checkpoint
@@ -35,7 +35,6 @@ from personsearch.engine.checkpoint import load_checkpoint
 from personsearch.media import split_location
 from personsearch.methods.dicl.adapt import BOXES_FILE, AdaptSettings, adapt_to_footage, load_detector
 from personsearch.methods.dicl.clustering import pairwise_precision_recall
-from personsearch.models.search_model import load_search_model
 from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "dicl-adapt-real"
@@ -74,8 +73,8 @@ def annotated_cluster_scores(run_dir: Path, data) -> dict[str, float]:
 def person_scale_extractor(checkpoint: Path):
     """The checkpoint's own embedding of given boxes, at the person scale it records (as `personsearch
     search --detector ssdlite` embeds them), else at its input size."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    return tensor_extractor(load_search_model(state, "cpu"), person_height=state.get("person_height"))
+    model, person_height = load_with_person_height(checkpoint)
+    return tensor_extractor(model, person_height=person_height)
 
 
 def _row(features: str, boxes: str, reports: dict[str, dict]) -> list[list[Any]]:

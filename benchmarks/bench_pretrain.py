@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import math
 import shutil
@@ -39,7 +38,7 @@ import numpy as np
 import torch
 
 import report as bench_report
-from backbone_common import ensure_prw_world
+from backbone_common import config_digest, ensure_prw_world
 from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, evaluate
 
 from personsearch.config import load_config
@@ -177,12 +176,6 @@ def _probe(make_trainer, probe_iters: int) -> tuple[float, int]:
         pass
     timed = budget.step_seconds[SKIPPED_PROBE_STEPS:] or budget.step_seconds
     return statistics.mean(timed), len(trainer.train_loader)
-
-
-def config_digest(cfg: dict[str, Any]) -> str:
-    """What a run trains with (its output folder left out)."""
-    kept = {key: value for key, value in cfg.items() if key != "output_dir"}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _plan(folder: Path, make_probe, probe_iters: int, minutes: float, cfg: dict[str, Any]) -> dict[str, Any]:

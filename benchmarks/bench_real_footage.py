@@ -57,6 +57,12 @@ RESULTS = Path(__file__).resolve().parent / "results" / SECTION  # one JSON per 
 GALLERIES = {"10 s apart": None, "all frames": 0.0}  # min_gap_seconds: the set's own rule, or none
 
 
+def load_with_person_height(checkpoint: Path) -> tuple[torch.nn.Module, float | None]:
+    """A checkpoint's model (the file read once) and the person height it records, if any."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    return load_search_model(state, "cpu"), state.get("person_height")
+
+
 def tensor_extractor(module, *, person_height: float | None = None):
     """Features of boxes in a picture; with `person_height`, each box embedded at that person scale."""
 
@@ -128,8 +134,7 @@ def main() -> None:
     checkpoint = args.checkpoint or default_checkpoint()
     data_by_gallery = {name: load_real_set(args.root, min_gap_seconds=gap) for name, gap in GALLERIES.items()}
     data = data_by_gallery["10 s apart"]
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model, person_height = load_search_model(state, "cpu"), state.get("person_height")
+    model, person_height = load_with_person_height(checkpoint)
     imagenet = tensor_extractor(ImageNetCropEmbedder())
     embedders = {"colour histogram": colour_histogram_features, "ImageNet MobileNetV2 (pooled)": imagenet}
     weights_of = {}  # features -> the checkpoint they come from

@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from personsearch.index import LocalEngine, SearchModelSpec, index_gallery
 
     checkpoint, detector, reid = resolve_search_model(args.checkpoint, detector=args.detector, reid=args.reid)
-    spec = SearchModelSpec(checkpoint=None if checkpoint is None else str(checkpoint), detector=detector, reid=reid, device=args.device,
-                           score_threshold=args.score_threshold, batch_size=args.batch_size)
+    spec = SearchModelSpec(checkpoint=None if checkpoint is None else str(checkpoint), detector=detector, reid=reid,
+                           device=args.device, score_threshold=args.score_threshold, batch_size=args.batch_size)
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if args.engine == "ray":

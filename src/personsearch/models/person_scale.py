@@ -22,8 +22,6 @@ from torchvision.models.detection.transform import GeneralizedRCNNTransform
 
 MIN_FACTOR, MAX_FACTOR = 0.1, 4.0
 MAX_SIDE = 2048  # longest side of a resized picture, to bound memory
-
-
 BUCKETS_PER_OCTAVE = 2  # factors are rounded to powers of 2 ** (1 / 2): one model call per bucket
 
 
@@ -60,6 +58,8 @@ def embed_at_person_scale(
     about `person_height` pixels tall (one model call per picture and scale bucket)."""
     features = []
     for image, boxes in zip(images, boxes_list, strict=True):
+        if len(boxes) == 0:  # nothing to embed: no model call for this picture
+            continue
         factors = person_scale_factors(boxes, person_height, image.shape[-2:])
         rows = [None] * len(boxes)
         for factor in torch.unique(factors).tolist():
@@ -68,7 +68,9 @@ def embed_at_person_scale(
                 embedded = model.extract_query_features([image], [boxes[chosen]])
             for row, index in zip(embedded, chosen.tolist()):
                 rows[index] = row
-        features.append(torch.stack(rows) if rows else model.extract_query_features([image], [boxes]))
+        features.append(torch.stack(rows))
+    if not features:  # no box at all: the model's own (0, D) answer
+        return model.extract_query_features(images, boxes_list)
     return torch.cat(features)
 
 

@@ -171,11 +171,16 @@ def tracklet_groups(scenes: list[FootageScene], *, iou: float = 0.5) -> list[np.
     return [m for m in members if m.size >= 2]
 
 
+def _picture_size(path: str) -> tuple[int, int]:
+    with Image.open(path) as image:  # reads the header only
+        return image.size
+
+
 def footage_input_size(scenes: list[FootageScene], person_height: float) -> tuple[int, int]:
     """(min_size, max_size) of the model's input that makes the footage's median person
     `person_height` pixels tall (the median picture's sides, scaled alike)."""
     heights = np.concatenate([s.boxes[:, 3] - s.boxes[:, 1] for s in scenes])
-    sizes = np.array([Image.open(s.image_path).size for s in scenes], dtype=np.float64)
+    sizes = np.array([_picture_size(s.image_path) for s in scenes], dtype=np.float64)
     factor = person_height / float(np.median(heights))
     short, long = np.median(sizes.min(axis=1)), np.median(sizes.max(axis=1))
     return max(1, round(short * factor)), int(np.ceil(long * factor)) + 1

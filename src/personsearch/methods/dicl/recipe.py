@@ -28,8 +28,8 @@ from personsearch.methods.dicl.hooks import ClusteringHook, SearchModelExportHoo
 from personsearch.methods.dicl.siamese import DICLTrainingModel, InstanceAveragedSearch
 from personsearch.methods.dicl.weak_data import WeakSceneDataset, count_slots, image_of_slot, strip_identities
 from personsearch.methods.supervised import (EvalSettings, TrainingEvaluator, build_model, evaluate_checkpoint,
-                                             fill_model_kwargs, load_scene_data, training_run)
-from personsearch.models.init_from import init_options
+                                             load_scene_data, training_run)
+from personsearch.models.init_from import INIT_KEYS, init_options
 from personsearch.models.search_model import load_search_model
 
 TRAINABLE = ("all", "reid")
@@ -87,7 +87,7 @@ class DICLSettings:
 def search_model_kwargs(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """`build_search_model` arguments (the `model` section without `init_from` / `init_parts`): the
     search model's own OIM head is not trained by DICL, so it gets a single unused identity and no queue."""
-    return fill_model_kwargs(model_cfg, num_pids=1, queue_size=lambda: 0) | {"num_pids": 1, "queue_size": 0}
+    return {key: value for key, value in model_cfg.items() if key not in INIT_KEYS} | {"num_pids": 1, "queue_size": 0}
 
 
 def search_state_dict(checkpoint: Mapping[str, Any]) -> dict[str, torch.Tensor]:
