@@ -25,7 +25,8 @@ stops there, cleanly. `--memory-probe` scores whether the features DICL clusters
 boxes). The BENCHMARKS.md section `dicl-prw` is rewritten from every finished
 row's JSON after each row. Another budget keeps its own files and section, e.g.
 `--minutes 90 --results benchmarks/results/dicl_prw_90min --output runs/bench_dicl_90min
---section dicl-prw-90min`.
+--section dicl-prw-90min`; so does a start from a pre-trained model (`--init-from CKPT
+--init-parts backbone`, e.g. the hybrid pre-training of bench_pretrain.py).
 """
 
 from __future__ import annotations
@@ -57,8 +58,7 @@ from personsearch.engine import distributed as du
 from personsearch.engine.inference import detect_scenes
 from personsearch.methods.dicl.recipe import DICLSettings, build_dicl_trainer, identity_scorer
 from personsearch.methods.dicl.siamese import InstanceAveragedSearch
-from personsearch.methods.supervised import EvalSettings, derive_model_kwargs
-from personsearch.models.search_model import build_search_model
+from personsearch.methods.supervised import EvalSettings, build_model, derive_model_kwargs
 from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "dicl-prw"
@@ -118,8 +118,14 @@ class PlanProgress(HookBase):
         atomic_write_json(self.path, self.plan)
 
 
-def _config(row: Row, root: Path, output_dir: Path) -> dict[str, Any]:
-    return load_config(row.preset, [*row.overrides, f"data.root={root}", f"output_dir={output_dir}",
+def init_overrides(init_from: Path | None, init_parts: str) -> tuple[str, ...]:
+    """Config overrides that start every row's model from a pre-trained checkpoint (none: the presets'
+    ImageNet backbone)."""
+    return (f"+model.init_from={init_from}", f"+model.init_parts={init_parts}") if init_from else ()
+
+
+def _config(row: Row, root: Path, output_dir: Path, init: tuple[str, ...] = ()) -> dict[str, Any]:
+    return load_config(row.preset, [*row.overrides, *init, f"data.root={root}", f"output_dir={output_dir}",
                                     "train.tensorboard=false", "eval.period=-1", "train.workers=0",
                                     "train.progress=false", "eval.progress=false"])
 
@@ -132,7 +138,7 @@ def _build(row: Row, cfg: dict[str, Any], data: SceneSearchData, resume: str | N
         kwargs = derive_model_kwargs(cfg["model"], data, batch_size=settings.batch_size,
                                      queue_batches=float(cfg["method"].get("queue_batches", 100)))
         trainer = build_trainer(
-            settings=settings, model=build_search_model(**kwargs), model_kwargs=kwargs,
+            settings=settings, model=build_model(kwargs, cfg["model"]), model_kwargs=kwargs,
             train_dataset=SceneDataset(data.train, flip_prob=float(cfg["data"].get("flip_prob", 0.5))),
             collate_fn=collate_scenes, device=device, output_dir=cfg["output_dir"], config=cfg, resume=resume,
             extra_hooks=extra_hooks)
@@ -187,7 +193,7 @@ def _gallery_seconds(model, data: SceneSearchData, device, images: int) -> float
 def train_row(row: Row, root: Path, data: SceneSearchData, args, settings_key: dict[str, Any]) -> dict[str, Any]:
     output_dir = args.output / row.name
     clock = time.process_time
-    cfg = _config(row, root, output_dir)
+    cfg = _config(row, root, output_dir, args.init)
     settings = TrainSettings.from_section(cfg["train"])
     plan_path = output_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
@@ -260,18 +266,19 @@ def measure_instance_cost(checkpoint: Path, data: SceneSearchData, images: int) 
             "seconds_with": _gallery_seconds(averaged, data, device, images)}
 
 
-def initial_memory(weak) -> torch.Tensor:
-    """The memory as DICL training initialises it: the `dicl_synth_prw` preset's fresh model, seeded as
-    training seeds it, on the weak records' boxes."""
+def initial_memory(weak, init: tuple[str, ...] = ()) -> torch.Tensor:
+    """The memory as DICL training initialises it: the `dicl_synth_prw` preset's fresh model (with the
+    `init` overrides), seeded as training seeds it, on the weak records' boxes."""
     from personsearch.engine.rng import seed_everything
     from personsearch.methods.dicl.hooks import memory_features
     from personsearch.methods.dicl.recipe import search_model_kwargs
     from personsearch.methods.dicl.siamese import DICLTrainingModel
     from personsearch.methods.dicl.weak_data import count_slots
 
-    cfg = load_config("preset:dicl_synth_prw")
+    cfg = load_config("preset:dicl_synth_prw", list(init))
     seed_everything(int(cfg["train"]["seed"]))
-    model = DICLTrainingModel(search_model=build_search_model(**search_model_kwargs(cfg["model"])),
+    search_model = build_model(search_model_kwargs(cfg["model"]), cfg["model"])
+    model = DICLTrainingModel(search_model=search_model,
                               num_slots=count_slots(weak),
                               **DICLSettings.from_section(cfg["method"]).training_model_kwargs()).eval()
     return memory_features(model, weak, torch.device("cpu"), progress=False)
@@ -331,7 +338,7 @@ def _probe_features(name: str, features: torch.Tensor, truth: np.ndarray, image_
     return entry
 
 
-def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -> dict[str, Any]:
+def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path, init: tuple[str, ...]) -> dict[str, Any]:
     """Do the features DICL clusters carry identity? The initial memory (fresh `dicl_synth_prw` model), each
     finished DICL row's memory at its last checkpoint in OUTPUT, and a model trained with the identities
     (`reference`) on the same boxes, scored by nearest-neighbour agreement and by the clusters' pairwise
@@ -345,7 +352,8 @@ def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -
     truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
     cameras = np.concatenate([np.full(len(r.boxes), r.camera) for r in records])
     image_of = image_of_slot(weak)
-    entries = [_probe_features("initial memory (fresh model, ImageNet backbone)", initial_memory(weak), truth,
+    start = "the pre-trained model" if init else "ImageNet backbone"
+    entries = [_probe_features(f"initial memory (fresh model, {start})", initial_memory(weak, init), truth,
                                image_of, cameras)]
     for name in TABLE_ORDER:
         checkpoint = output / name / "last.pth"
@@ -363,12 +371,13 @@ def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path) -
     return {"boxes": len(truth), "reference": str(reference), "rows": entries}
 
 
-def load_result(name: str, settings_key: dict[str, Any], root: Path, output: Path) -> dict[str, Any] | None:
+def load_result(name: str, settings_key: dict[str, Any], root: Path, output: Path,
+                init: tuple[str, ...]) -> dict[str, Any] | None:
     path = RESULTS_DIR / f"{name}.json"
     if not path.is_file():
         return None
     result = json.loads(path.read_text(encoding="utf-8"))
-    digest = config_digest(_config(ROWS[name], root, output / name), leave_out=DIGEST_LEAVES_OUT)
+    digest = config_digest(_config(ROWS[name], root, output / name, init), leave_out=DIGEST_LEAVES_OUT)
     return result if result.get("settings") == settings_key and result.get("config") == digest else None
 
 
@@ -463,6 +472,7 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
         f"{len(data.queries)} queries\n"
         "- recipes: `seqnet_synth_prw` (supervised) and `dicl_synth_prw` (no identities; same MobileNetV2 offline "
         "ImageNet backbone, inputs and schedule) with the row's switches; reading in docs/dicl.md\n"
+        f"- initial weights: {'`' + ' '.join(args.init) + '` (every row)' if args.init else 'the presets (ImageNet backbone)'}\n"
         f"- budget: {args.minutes:g} minutes of the training process's CPU time per row "
         f"({settings_key['train_threads']} torch thread(s)); DICL's memory initialisation and clustering count; "
         "the preset's schedule compressed to the planned iterations as in bench_backbones.py\n"
@@ -507,9 +517,15 @@ def main() -> None:
     parser.add_argument("--reference", type=Path,
                         help="supervised checkpoint for --memory-probe (default: the shipped checkpoint, trained "
                              "with the identities of this world's training boxes)")
+    parser.add_argument("--init-from", type=Path, metavar="CKPT",
+                        help="start every row (and --memory-probe's initial memory) from this pre-trained checkpoint "
+                             "(model.init_from); needs its own --results, --output and --section")
+    parser.add_argument("--init-parts", choices=("backbone", "all"), default="backbone",
+                        help="model.init_parts for --init-from (a pre-trained NAE fits the DICL model's backbone only)")
     parser.add_argument("--instance-cost", type=Path, metavar="CKPT",
                         help="only measure the test-time instance branch's cost with this checkpoint, then exit")
     args = parser.parse_args()
+    args.init = init_overrides(args.init_from, args.init_parts)
 
     RESULTS_DIR = args.results
     torch.set_num_threads(args.train_threads)
@@ -519,14 +535,14 @@ def main() -> None:
         data.queries = list(data.queries[: args.max_queries])
     settings_key = {"minutes": args.minutes, "root": str(root), "queries": len(data.queries),
                     "probe_iters": args.probe_iters, "train_threads": torch.get_num_threads()}
-    results = {name: r for name in ROWS if (r := load_result(name, settings_key, root, args.output)) is not None}
+    results = {name: r for name in ROWS if (r := load_result(name, settings_key, root, args.output, args.init)) is not None}
     if args.cluster_sweep:
         atomic_write_json(RESULTS_DIR / CLUSTER_SWEEP_FILE, measure_cluster_sweep(data, args.sweep_frames))
         if not args.no_write:
             write_section(results, data, args, settings_key)
         return
     if args.memory_probe:
-        probe = measure_memory_probe(data, args.output, args.reference or default_checkpoint())
+        probe = measure_memory_probe(data, args.output, args.reference or default_checkpoint(), args.init)
         atomic_write_json(RESULTS_DIR / MEMORY_PROBE_FILE, probe)
         if not args.no_write:
             write_section(results, data, args, settings_key)

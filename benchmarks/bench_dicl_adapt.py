@@ -10,8 +10,9 @@ checked by eye, docs/real_set.md) is every 20th frame of that video. Scored with
 protocol: a query's gallery holds only frames at least 10 s from the query frame, so the same
 walk's neighbouring frames cannot answer it (PRW's all-frames gallery beside, for contrast).
 Each variant's adaptation run lives in OUTPUT/VARIANT (rerun to resume) and its scores in
-benchmarks/results/dicl_adapt/VARIANT.json (reused while the settings match); `--cluster-eps`
-other than the default adds `_epsE` to both names, and the section lists every kept eps.
+benchmarks/results/dicl_adapt/VARIANT.json (reused while the settings match); a `--cluster-eps`
+, `--lr` or `--singletons` other than the default adds `_epsE` / `_lrL` / `_ignore` to both
+names, and the section lists every kept setting.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ def main() -> None:
     parser.add_argument("--frame-stride", type=int, default=2)
     parser.add_argument("--cluster-eps", type=float, default=AdaptSettings.cluster_eps,
                         help="adaptation's DBSCAN eps; another value keeps its own result files (VARIANT_epsE.json)")
+    parser.add_argument("--lr", type=float, default=AdaptSettings.lr,
+                        help="adaptation's learning rate; another value keeps its own result files (VARIANT_lrL.json)")
+    parser.add_argument("--singletons", choices=("train", "ignore"), default=AdaptSettings.memory_singletons,
+                        help="adaptation's memory_singletons; `ignore` keeps its own result files (VARIANT_ignore.json)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl_adapt"))
@@ -115,15 +120,18 @@ def main() -> None:
 
     settings_key = {"checkpoint": str(checkpoint), "epochs": args.epochs, "frame_stride": args.frame_stride,
                     "seed": args.seed, "threads": torch.get_num_threads(), "person_scale": True,
-                    "cluster_eps": args.cluster_eps}
+                    "cluster_eps": args.cluster_eps, "lr": args.lr, "singletons": args.singletons}
     suffix = "" if args.cluster_eps == AdaptSettings.cluster_eps else f"_eps{args.cluster_eps:g}"
+    suffix += "" if args.lr == AdaptSettings.lr else f"_lr{args.lr:g}"
+    suffix += "" if args.singletons == AdaptSettings.memory_singletons else f"_{args.singletons}"
     for variant in args.variants:
         name = variant + suffix
         path = RESULTS_DIR / f"{name}.json"
         saved = json.loads(path.read_text()) if path.is_file() else None
         if saved is None or saved["settings"] != settings_key:
             settings = AdaptSettings(frame_stride=args.frame_stride, epochs=args.epochs, tracklets=VARIANTS[variant],
-                                     cluster_eps=args.cluster_eps, seed=args.seed, device="cpu")
+                                     cluster_eps=args.cluster_eps, lr=args.lr,
+                                     memory_singletons=args.singletons, seed=args.seed, device="cpu")
             start = time.process_time()
             exported = adapt_to_footage(gallery=args.video, checkpoint=checkpoint, out_dir=args.output / name,
                                         detector=load_detector("ssdlite", checkpoint), settings=settings)
@@ -133,14 +141,17 @@ def main() -> None:
                 boxes_name: score_boxes(data_by_gallery, adapted, boxes) for boxes_name, boxes in box_sources.items()}}
             saved["clusters"] = annotated_cluster_scores(args.output / name, data)
             atomic_write_json(path, saved)
-    # every kept adaptation of these settings, whatever its eps
+    # every kept adaptation of these settings, whatever its eps and learning rate
     cluster_rows: list[list[Any]] = []
-    same = {k: v for k, v in settings_key.items() if k != "cluster_eps"}
+    varied = ("cluster_eps", "lr", "singletons")
+    same = {k: v for k, v in settings_key.items() if k not in varied}
     for path in sorted(RESULTS_DIR.glob("*.json")):
         saved = json.loads(path.read_text())
-        if {k: v for k, v in saved["settings"].items() if k != "cluster_eps"} != same or "clusters" not in saved:
+        if {k: v for k, v in saved["settings"].items() if k not in varied} != same or "clusters" not in saved:
             continue
-        label = f"{path.stem}, eps {saved['settings'].get('cluster_eps', AdaptSettings.cluster_eps):g}"
+        label = (f"{path.stem}, eps {saved['settings'].get('cluster_eps', AdaptSettings.cluster_eps):g}, "
+                 f"lr {saved['settings'].get('lr', AdaptSettings.lr):g}, "
+                 f"singletons {saved['settings'].get('singletons', AdaptSettings.memory_singletons)}")
         cluster_rows.append([label, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
                              saved["clusters"]["identities"], saved["clusters"]["pair_precision"],
                              saved["clusters"]["pair_recall"]])

@@ -79,7 +79,7 @@ def test_adapt_trains_and_exports_at_the_checkpoints_person_scale(tiny_checkpoin
     assert load_checkpoint(out / "last.pth")["config"]["model"]["min_size"] == trained[0]
 
 
-def test_adapt_a_video_with_tracklets(tiny_checkpoint, tmp_path):
+def test_adapt_a_video_with_tracklets_leaving_singletons_out(tiny_checkpoint, tmp_path):
     cv2 = pytest.importorskip("cv2")
     checkpoint, frames = tiny_checkpoint
     video = tmp_path / "clip.avi"
@@ -91,9 +91,10 @@ def test_adapt_a_video_with_tracklets(tiny_checkpoint, tmp_path):
     out = tmp_path / "run"
     assert main(["adapt", "--gallery", str(video), "--detector", "model", "--checkpoint", str(checkpoint),
                  "--out", str(out), "--epochs", "1", "--frame-stride", "1", "--tracklets", "--score-threshold", "0",
-                 "--min-box-height", "0", "--device", "cpu"]) == 0
+                 "--min-box-height", "0", "--singletons", "ignore", "--device", "cpu"]) == 0
     assert len(list((out / "frames").glob("*.jpg"))) == 4
     assert (out / "search_model.pth").is_file()
+    assert load_checkpoint(out / "last.pth")["config"]["method"]["memory_singletons"] == "ignore"
 
 
 def test_tracklets_link_overlapping_boxes_of_consecutive_frames():

@@ -31,6 +31,21 @@ def test_cluster_memory_keeps_only_the_hardest_negatives_covering_the_mass():
     assert loss.item() == pytest.approx(-math.log(math.exp(0.5) / (math.exp(0.5) + 1.0)), rel=1e-6)
 
 
+def test_ignored_singletons_are_neither_trained_nor_negatives():
+    memory = ClusterMemory(num_slots=5, num_features=2, temperature=1.0, momentum=0.2, hard_negative_mass=1.0,
+                           train_singletons=False)
+    memory.initialise(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0], [0.6, 0.8]]))
+    memory.set_labels(torch.tensor([0, 0, 1, 1, 2]))  # clusters {0, 1}, {2, 3}, singleton {4}
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    # row of slot 0: cluster 0 mean(1, 0) = 0.5, cluster 1 mean(-1, 0) = -0.5; the singleton's 0.6 left out;
+    # the row of slot 4 (a singleton) adds nothing
+    loss = memory(features, torch.tensor([0, 4]))
+    assert loss.item() == pytest.approx(-math.log(math.exp(0.5) / (math.exp(0.5) + math.exp(-0.5))), rel=1e-6)
+    alone = memory(features[1:], torch.tensor([4]))
+    alone.backward()
+    assert alone.item() == 0.0
+
+
 def test_hardest_negative_mask_adds_negatives_until_the_mass_is_reached():
     logits = torch.log(torch.tensor([[1.0, 0.5, 0.3, 0.2]]))  # target 0; negatives' probabilities .5 .3 .2
     assert hardest_negative_mask(logits, torch.tensor([0]), 0.6).tolist() == [[True, True, True, False]]

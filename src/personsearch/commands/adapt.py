@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cluster-eps", type=float, default=0.6,
                         help="DBSCAN eps on the k-reciprocal Jaccard distance; lower keeps fewer, purer clusters "
                              "(default 0.6)")
+    parser.add_argument("--singletons", choices=("train", "ignore"), default="train",
+                        help="boxes alone in their cluster: trained as their own identity (DICL, default) or left "
+                             "out of the cluster contrast")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.set_defaults(func=run)
@@ -49,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     settings = AdaptSettings(frame_stride=args.frame_stride, score_threshold=args.score_threshold,
                              min_box_height=args.min_box_height, epochs=args.epochs, batch_size=args.batch_size,
-                             lr=args.lr, tracklets=args.tracklets, cluster_eps=args.cluster_eps, seed=args.seed,
-                             device=args.device)
+                             lr=args.lr, tracklets=args.tracklets, cluster_eps=args.cluster_eps,
+                             memory_singletons=args.singletons, seed=args.seed, device=args.device)
     exported = adapt_to_footage(gallery=args.gallery, checkpoint=checkpoint, out_dir=args.out,
                                 detector=load_detector(args.detector, checkpoint), settings=settings)
     print(f"adapted model: {exported}\nsearch with: personsearch search --gallery {args.gallery} "

@@ -62,6 +62,7 @@ class AdaptSettings:
     tracklet_iou: float = 0.5
     cluster_eps: float = 0.6
     cluster_min_samples: int = 2
+    memory_singletons: str = "train"  # or "ignore": boxes alone in their cluster stay out of the contrast
     instance_size: tuple[int, int] = (160, 64)
     seed: int = 1
     device: str = "auto"
@@ -192,7 +193,8 @@ def adapt_config(checkpoint: dict[str, Any], checkpoint_path: str, out_dir: Path
     model["backbone_weights"] = "none"  # the checkpoint's weights replace them
     method = DICLSettings(init_checkpoint=str(checkpoint_path), trainable="reid",
                           instance_size=list(settings.instance_size), cluster_eps=settings.cluster_eps,
-                          cluster_min_samples=settings.cluster_min_samples, score_clusters=False)
+                          cluster_min_samples=settings.cluster_min_samples,
+                          memory_singletons=settings.memory_singletons, score_clusters=False)
     train = TrainSettings(device=settings.device, seed=settings.seed, epochs=settings.epochs,
                           batch_size=settings.batch_size, workers=0, lr=settings.lr, warmup_epochs=0.5,
                           milestones=[max(settings.epochs - 1, 1)], amp=False, tensorboard=False,

@@ -45,6 +45,7 @@ class DICLSettings:
     memory_temperature: float = 0.05
     memory_momentum: float = 0.2  # M <- normalise(momentum M + (1 - momentum) x)
     hard_negative_mass: float = 0.6
+    memory_singletons: str = "train"  # DICL: outliers train as their own clusters; "ignore": left out of the contrast
     memory_weight: float = 1.0
     many_to_one_weight: float = 1.0  # 0 switches a term off
     dense_weight: float = 0.1

@@ -107,16 +107,20 @@ class DICLTrainingModel(nn.Module):
         triplet_weight: float = 1.0,
         triplet_margin: float = 0.3,
         triplet_background_weight: float = 0.25,
+        memory_singletons: str = "train",
     ) -> None:
         super().__init__()
         if not siamese and (many_to_one_weight or dense_weight):
             raise ValueError("the many-to-one and dense terms compare the two branches: they need siamese=True")
+        if memory_singletons not in ("train", "ignore"):
+            raise ValueError(f"memory_singletons must be 'train' or 'ignore'; got {memory_singletons!r}")
         if not 0.0 <= occlusion_prob <= 1.0:
             raise ValueError(f"occlusion_prob must be in [0, 1]; got {occlusion_prob}")
         self.search_model = search_model
         self.memory = ClusterMemory(num_slots=num_slots, num_features=search_model.roi_heads.embedding_head.dim,
                                     temperature=memory_temperature, momentum=memory_momentum,
-                                    hard_negative_mass=hard_negative_mass)
+                                    hard_negative_mass=hard_negative_mass,
+                                    train_singletons=memory_singletons == "train")
         # The memory is kept identical on every rank (gathered updates, broadcast clusters), so
         # DistributedDataParallel need not re-broadcast it (N x D floats) before every forward.
         self._ddp_params_and_buffers_to_ignore = [f"memory.{name}" for name, _ in self.memory.named_buffers()]

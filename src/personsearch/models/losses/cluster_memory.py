@@ -5,6 +5,8 @@ clusters between epochs (see `personsearch.methods.dicl.clustering`); a feature'
 cluster c is the mean of its similarities to c's slots over a temperature. Only the hardest
 negative clusters that together hold `hard_negative_mass` of the negative probability take
 part in the softmax (DICL's selection); the loss is the NLL of the feature's own cluster.
+With `train_singletons=False` (cluster contrast's practice, not DICL's), boxes alone in their
+cluster neither are trained nor serve as negatives: only the clusters drive the features.
 
 The slots and labels are buffers (saved in checkpoints, so a resumed run continues with the
 same memory) and are updated outside autograd. Under torch.distributed the features and slot
@@ -49,7 +51,7 @@ def hardest_negative_mask(logits: torch.Tensor, targets: torch.Tensor, mass: flo
 
 class ClusterMemory(nn.Module):
     def __init__(self, *, num_slots: int, num_features: int, temperature: float = 0.05, momentum: float = 0.2,
-                 hard_negative_mass: float = 0.6) -> None:
+                 hard_negative_mass: float = 0.6, train_singletons: bool = True) -> None:
         super().__init__()
         if num_slots < 1:
             raise ValueError(f"num_slots must be >= 1; got {num_slots}")
@@ -60,6 +62,7 @@ class ClusterMemory(nn.Module):
         self.temperature = temperature
         self.momentum = momentum
         self.hard_negative_mass = hard_negative_mass
+        self.train_singletons = train_singletons
         self.register_buffer("features", torch.zeros(num_slots, num_features))
         self.register_buffer("labels", torch.arange(num_slots))  # every slot its own cluster until clustered
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
@@ -96,6 +99,12 @@ class ClusterMemory(nn.Module):
             return features.sum() * 0.0
         targets = self.labels[slots]
         logits = cluster_logits(features, self.features.clone(), self.labels, self.num_clusters, self.temperature)
+        if not self.train_singletons:
+            grouped = torch.bincount(self.labels, minlength=self.num_clusters) > 1
+            rows = grouped[targets]
+            if not rows.any():
+                return features.sum() * 0.0
+            logits, targets = logits[rows][:, grouped], (grouped.cumsum(0) - 1)[targets[rows]]
         keep = hardest_negative_mask(logits, targets, self.hard_negative_mass)
         return F.cross_entropy(logits.masked_fill(~keep, float("-inf")), targets)
 
