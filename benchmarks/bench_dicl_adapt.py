@@ -11,8 +11,8 @@ protocol: a query's gallery holds only frames at least 10 s from the query frame
 walk's neighbouring frames cannot answer it (PRW's all-frames gallery beside, for contrast).
 Each variant's adaptation run lives in OUTPUT/VARIANT (rerun to resume) and its scores in
 benchmarks/results/dicl_adapt/VARIANT.json (reused while the settings match); a `--cluster-eps`
-, `--lr` or `--singletons` other than the default adds `_epsE` / `_lrL` / `_ignore` to both
-names, and the section lists every kept setting.
+, `--lr`, `--singletons` or `--seed` other than the default adds `_epsE` / `_lrL` / `_ignore` /
+`_seedS` to both names, and the section lists every kept setting.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from personsearch.utils.atomic import atomic_write_json
 SECTION = "dicl-adapt-real"
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_adapt"
 VARIANTS = {"plain": False, "tracklets": True}
+DEFAULT_SEED = 1
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -96,7 +97,8 @@ def main() -> None:
                         help="adaptation's learning rate; another value keeps its own result files (VARIANT_lrL.json)")
     parser.add_argument("--singletons", choices=("train", "ignore"), default=AdaptSettings.memory_singletons,
                         help="adaptation's memory_singletons; `ignore` keeps its own result files (VARIANT_ignore.json)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="adaptation's seed; another value keeps its own result files (VARIANT_seedS.json)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl_adapt"))
     parser.add_argument("--no-write", action="store_true")
@@ -124,6 +126,7 @@ def main() -> None:
     suffix = "" if args.cluster_eps == AdaptSettings.cluster_eps else f"_eps{args.cluster_eps:g}"
     suffix += "" if args.lr == AdaptSettings.lr else f"_lr{args.lr:g}"
     suffix += "" if args.singletons == AdaptSettings.memory_singletons else f"_{args.singletons}"
+    suffix += "" if args.seed == DEFAULT_SEED else f"_seed{args.seed}"
     for variant in args.variants:
         name = variant + suffix
         path = RESULTS_DIR / f"{name}.json"
@@ -143,7 +146,7 @@ def main() -> None:
             atomic_write_json(path, saved)
     # every kept adaptation of these settings, whatever its eps and learning rate
     cluster_rows: list[list[Any]] = []
-    varied = ("cluster_eps", "lr", "singletons")
+    varied = ("cluster_eps", "lr", "singletons", "seed")
     same = {k: v for k, v in settings_key.items() if k not in varied}
     for path in sorted(RESULTS_DIR.glob("*.json")):
         saved = json.loads(path.read_text())
@@ -151,7 +154,8 @@ def main() -> None:
             continue
         label = (f"{path.stem}, eps {saved['settings'].get('cluster_eps', AdaptSettings.cluster_eps):g}, "
                  f"lr {saved['settings'].get('lr', AdaptSettings.lr):g}, "
-                 f"singletons {saved['settings'].get('singletons', AdaptSettings.memory_singletons)}")
+                 f"singletons {saved['settings'].get('singletons', AdaptSettings.memory_singletons)}, "
+                 f"seed {saved['settings']['seed']}")
         cluster_rows.append([label, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
                              saved["clusters"]["identities"], saved["clusters"]["pair_precision"],
                              saved["clusters"]["pair_recall"]])

@@ -53,6 +53,7 @@ def test_adapt_a_folder_end_to_end(tiny_checkpoint, tmp_path, capsys):
                            after["roi_heads.embedding_head.projectors.feat_res5.0.weight"])
     assert torch.equal(before["rpn.head.conv.0.0.weight"], after["rpn.head.conv.0.0.weight"])
     assert torch.equal(before["roi_heads.box_predictor.cls_score.weight"], after["roi_heads.box_predictor.cls_score.weight"])
+    assert load_checkpoint(out / "last.pth")["config"]["method"]["memory_singletons"] == "ignore"  # adapt's default
 
 
 def test_footage_input_size_brings_the_median_person_to_the_trained_height(tmp_path):
@@ -79,7 +80,7 @@ def test_adapt_trains_and_exports_at_the_checkpoints_person_scale(tiny_checkpoin
     assert load_checkpoint(out / "last.pth")["config"]["model"]["min_size"] == trained[0]
 
 
-def test_adapt_a_video_with_tracklets_leaving_singletons_out(tiny_checkpoint, tmp_path):
+def test_adapt_a_video_with_tracklets_and_dicls_singletons(tiny_checkpoint, tmp_path):
     cv2 = pytest.importorskip("cv2")
     checkpoint, frames = tiny_checkpoint
     video = tmp_path / "clip.avi"
@@ -91,10 +92,10 @@ def test_adapt_a_video_with_tracklets_leaving_singletons_out(tiny_checkpoint, tm
     out = tmp_path / "run"
     assert main(["adapt", "--gallery", str(video), "--detector", "model", "--checkpoint", str(checkpoint),
                  "--out", str(out), "--epochs", "1", "--frame-stride", "1", "--tracklets", "--score-threshold", "0",
-                 "--min-box-height", "0", "--singletons", "ignore", "--device", "cpu"]) == 0
+                 "--min-box-height", "0", "--singletons", "train", "--device", "cpu"]) == 0
     assert len(list((out / "frames").glob("*.jpg"))) == 4
     assert (out / "search_model.pth").is_file()
-    assert load_checkpoint(out / "last.pth")["config"]["method"]["memory_singletons"] == "ignore"
+    assert load_checkpoint(out / "last.pth")["config"]["method"]["memory_singletons"] == "train"
 
 
 def test_tracklets_link_overlapping_boxes_of_consecutive_frames():

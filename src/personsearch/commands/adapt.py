@@ -7,7 +7,9 @@
 The detector's boxes are the only labels (no identity, no annotation); training uses DICL's
 weakly supervised objectives (cluster memory, instance branch, spatial and occlusion contrast)
 on the re-ID head and embedding, the detector and backbone stay as they were. --tracklets links
-boxes of consecutive frames as must-links. Rerunning the same command resumes from RUN/last.pth.
+boxes of consecutive frames as must-links. Boxes alone in their cluster stay out of the cluster
+contrast unless --singletons train (DICL's rule, which lowered search accuracy on real footage).
+Rerunning the same command resumes from RUN/last.pth.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cluster-eps", type=float, default=0.6,
                         help="DBSCAN eps on the k-reciprocal Jaccard distance; lower keeps fewer, purer clusters "
                              "(default 0.6)")
-    parser.add_argument("--singletons", choices=("train", "ignore"), default="train",
-                        help="boxes alone in their cluster: trained as their own identity (DICL, default) or left "
-                             "out of the cluster contrast")
+    parser.add_argument("--singletons", choices=("train", "ignore"), default="ignore",
+                        help="boxes alone in their cluster: left out of the cluster contrast (default) or trained "
+                             "as their own identity (DICL's training)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.set_defaults(func=run)

@@ -62,7 +62,9 @@ class AdaptSettings:
     tracklet_iou: float = 0.5
     cluster_eps: float = 0.6
     cluster_min_samples: int = 2
-    memory_singletons: str = "train"  # or "ignore": boxes alone in their cluster stay out of the contrast
+    # boxes alone in their cluster stay out of the contrast ("train": DICL's singletons, which on real
+    # footage pushes one person's views in other frames apart; BENCHMARKS.md `dicl-adapt-real`)
+    memory_singletons: str = "ignore"
     instance_size: tuple[int, int] = (160, 64)
     seed: int = 1
     device: str = "auto"
