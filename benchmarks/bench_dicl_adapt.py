@@ -2,7 +2,7 @@
 model to the (unlabelled) video, with and without tracklet must-links, beside a colour histogram.
 
     bash scripts/fetch_vtest.sh && python scripts/build_real_set.py
-    python benchmarks/bench_dicl_adapt.py [--epochs 4] [--frame-stride 2] [--variants plain tracklets]
+    python benchmarks/bench_dicl_adapt.py [--epochs 4] [--frame-stride 4] [--variants plain tracklets]
 
 Adaptation sees the whole video without any label (SSDLite boxes only), as a user would adapt
 to their own footage before searching it; the evaluation set (data/real/vtest-prw, identities
@@ -10,9 +10,9 @@ checked by eye, docs/real_set.md) is every 20th frame of that video. Scored with
 protocol: a query's gallery holds only frames at least 10 s from the query frame, so the same
 walk's neighbouring frames cannot answer it (PRW's all-frames gallery beside, for contrast).
 Each variant's adaptation run lives in OUTPUT/VARIANT (rerun to resume) and its scores in
-benchmarks/results/dicl_adapt/VARIANT.json (reused while the settings match); a `--cluster-eps`
-, `--lr`, `--singletons` or `--seed` other than the default adds `_epsE` / `_lrL` / `_ignore` /
-`_seedS` to both names, and the section lists every kept setting.
+benchmarks/results/dicl_adapt/VARIANT.json (reused while the settings match). Each of
+`--cluster-eps`, `--lr`, `--singletons`, `--seed` and `--frame-stride` other than its default adds
+`_epsE` / `_lrL` / `_train` / `_seedS` / `_strideN` to both names; the section lists every kept run.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ SECTION = "dicl-adapt-real"
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_adapt"
 VARIANTS = {"plain": False, "tracklets": True}
 DEFAULT_SEED = 1
+DEFAULT_STRIDE = 4
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -90,13 +91,14 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, help="model to adapt (default: the shipped demo model)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--frame-stride", type=int, default=2)
+    parser.add_argument("--frame-stride", type=int, default=DEFAULT_STRIDE,
+                        help="adapt on every N-th frame; another value keeps its own result files (VARIANT_strideN.json)")
     parser.add_argument("--cluster-eps", type=float, default=AdaptSettings.cluster_eps,
                         help="adaptation's DBSCAN eps; another value keeps its own result files (VARIANT_epsE.json)")
     parser.add_argument("--lr", type=float, default=AdaptSettings.lr,
                         help="adaptation's learning rate; another value keeps its own result files (VARIANT_lrL.json)")
     parser.add_argument("--singletons", choices=("train", "ignore"), default=AdaptSettings.memory_singletons,
-                        help="adaptation's memory_singletons; `ignore` keeps its own result files (VARIANT_ignore.json)")
+                        help="adaptation's memory_singletons; `train` keeps its own result files (VARIANT_train.json)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="adaptation's seed; another value keeps its own result files (VARIANT_seedS.json)")
     parser.add_argument("--threads", type=int, default=1)
@@ -127,6 +129,7 @@ def main() -> None:
     suffix += "" if args.lr == AdaptSettings.lr else f"_lr{args.lr:g}"
     suffix += "" if args.singletons == AdaptSettings.memory_singletons else f"_{args.singletons}"
     suffix += "" if args.seed == DEFAULT_SEED else f"_seed{args.seed}"
+    suffix += "" if args.frame_stride == DEFAULT_STRIDE else f"_stride{args.frame_stride}"
     for variant in args.variants:
         name = variant + suffix
         path = RESULTS_DIR / f"{name}.json"
@@ -144,9 +147,9 @@ def main() -> None:
                 boxes_name: score_boxes(data_by_gallery, adapted, boxes) for boxes_name, boxes in box_sources.items()}}
             saved["clusters"] = annotated_cluster_scores(args.output / name, data)
             atomic_write_json(path, saved)
-    # every kept adaptation of these settings, whatever its eps and learning rate
+    # every kept adaptation of these settings, whatever its varied ones
     cluster_rows: list[list[Any]] = []
-    varied = ("cluster_eps", "lr", "singletons", "seed")
+    varied = ("cluster_eps", "lr", "singletons", "seed", "frame_stride")
     same = {k: v for k, v in settings_key.items() if k not in varied}
     for path in sorted(RESULTS_DIR.glob("*.json")):
         saved = json.loads(path.read_text())
@@ -155,7 +158,7 @@ def main() -> None:
         label = (f"{path.stem}, eps {saved['settings'].get('cluster_eps', AdaptSettings.cluster_eps):g}, "
                  f"lr {saved['settings'].get('lr', AdaptSettings.lr):g}, "
                  f"singletons {saved['settings'].get('singletons', AdaptSettings.memory_singletons)}, "
-                 f"seed {saved['settings']['seed']}")
+                 f"seed {saved['settings']['seed']}, every {saved['settings']['frame_stride']}th frame")
         cluster_rows.append([label, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
                              saved["clusters"]["identities"], saved["clusters"]["pair_precision"],
                              saved["clusters"]["pair_recall"]])
@@ -172,7 +175,7 @@ def main() -> None:
             f"{bench_report.section_preamble()}"
             f"- data: `{args.root}` ({len(data.gallery)} annotated frames, {len(data.queries)} queries, "
             "identities checked by eye; docs/real_set.md); adaptation on every "
-            f"{args.frame_stride}-th frame of `{args.video}` with SSDLite boxes only, {args.epochs} epochs, "
+            f"N-th frame of `{args.video}` (N in each row) with SSDLite boxes only, {args.epochs} epochs, "
             f"re-ID head and embedding trained; checkpoint `{checkpoint.name}`; boxes embedded at the person "
             "scale the checkpoint records (the adapted one keeps it; adaptation trains at that scale)\n"
             "- galleries: `10 s apart` (the set's protocol) and PRW's `all frames`; reading in docs/dicl.md\n\n"
