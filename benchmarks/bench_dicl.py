@@ -8,7 +8,9 @@ Rows: `supervised` (the `seqnet_synth_prw` preset: OIM with the identities), and
 `dicl_synth_prw` preset (same model and schedule, no identities) as an ablation:
 `memory` cluster memory contrast only (no instance branch), `many_to_one` + the instance
 branch and the many-to-one term, `dense` + the dense relation term, `occlusion` + occlusion
-masking, `full` + the batch-hard triplet with its background term (the whole method).
+masking, `full` + the batch-hard triplet with its background term (the whole method);
+`full_no_singletons` is `full` with DICL's singletons left out of the memory contrast
+(`method.memory_singletons: ignore`, what `personsearch adapt` does; not the paper's).
 
 Budget: as bench_backbones.py, each row trains for `--minutes` of the training process's CPU
 time; a short probe sets the planned iterations and the preset's schedule (LR step at 6/8,
@@ -89,8 +91,10 @@ ROWS: dict[str, Row] = {r.name: r for r in (
     Row("dense", "+ dense relation KL", "preset:dicl_synth_prw", ("method.occlusion_prob=0", "method.triplet_weight=0")),
     Row("occlusion", "+ occlusion-invariant masking", "preset:dicl_synth_prw", ("method.triplet_weight=0",)),
     Row("full", "+ batch-hard triplet with background (full DICL)", "preset:dicl_synth_prw", ()),
+    Row("full_no_singletons", "full DICL, boxes alone in their cluster left out of the memory contrast (not the paper's)",
+        "preset:dicl_synth_prw", ("+method.memory_singletons=ignore",)),
 )}
-TABLE_ORDER = ("supervised", "memory", "many_to_one", "dense", "occlusion", "full")
+TABLE_ORDER = ("supervised", "memory", "many_to_one", "dense", "occlusion", "full", "full_no_singletons")
 
 
 class StopFile(HookBase):
