@@ -470,7 +470,8 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
                            for r in probe["rows"]]))
     world = f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
     body = (
-        f"## DICL (weakly supervised) against fully supervised training (PRW protocol, {args.minutes:g} CPU min per row)\n\n"
+        f"## DICL (weakly supervised) against fully supervised training (PRW protocol, {args.minutes:g} CPU min per row"
+        f"{', from a pre-trained model' if args.init else ''})\n\n"
         f"{bench_report.section_preamble()}"
         f"- data: {world}; {len(data.train)} training frames, {len(data.gallery)} gallery frames, "
         f"{len(data.queries)} queries\n"
