@@ -158,7 +158,7 @@ def main() -> None:
         label = (f"{path.stem}, eps {saved['settings'].get('cluster_eps', AdaptSettings.cluster_eps):g}, "
                  f"lr {saved['settings'].get('lr', AdaptSettings.lr):g}, "
                  f"singletons {saved['settings'].get('singletons', AdaptSettings.memory_singletons)}, "
-                 f"seed {saved['settings']['seed']}, every {saved['settings']['frame_stride']}th frame")
+                 f"seed {saved['settings']['seed']}, frame stride {saved['settings']['frame_stride']}")
         cluster_rows.append([label, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
                              saved["clusters"]["identities"], saved["clusters"]["pair_precision"],
                              saved["clusters"]["pair_recall"]])
