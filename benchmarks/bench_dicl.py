@@ -61,6 +61,7 @@ from personsearch.engine.inference import detect_scenes
 from personsearch.methods.dicl.recipe import DICLSettings, build_dicl_trainer, identity_scorer
 from personsearch.methods.dicl.siamese import InstanceAveragedSearch
 from personsearch.methods.supervised import EvalSettings, build_model, derive_model_kwargs
+from personsearch.models.init_from import INIT_PARTS
 from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "dicl-prw"
@@ -525,7 +526,7 @@ def main() -> None:
     parser.add_argument("--init-from", type=Path, metavar="CKPT",
                         help="start every row (and --memory-probe's initial memory) from this pre-trained checkpoint "
                              "(model.init_from); needs its own --results, --output and --section")
-    parser.add_argument("--init-parts", choices=("backbone", "all"), default="backbone",
+    parser.add_argument("--init-parts", choices=INIT_PARTS, default="backbone",
                         help="model.init_parts for --init-from (a pre-trained NAE fits the DICL model's backbone only)")
     parser.add_argument("--instance-cost", type=Path, metavar="CKPT",
                         help="only measure the test-time instance branch's cost with this checkpoint, then exit")

@@ -36,13 +36,20 @@ from personsearch.engine.checkpoint import load_checkpoint
 from personsearch.media import split_location
 from personsearch.methods.dicl.adapt import BOXES_FILE, AdaptSettings, adapt_to_footage, load_detector
 from personsearch.methods.dicl.clustering import pairwise_precision_recall
+from personsearch.methods.dicl.siamese import MEMORY_SINGLETONS
 from personsearch.utils.atomic import atomic_write_json
 
 SECTION = "dicl-adapt-real"
 RESULTS_DIR = Path(__file__).resolve().parent / "results" / "dicl_adapt"
 VARIANTS = {"plain": False, "tracklets": True}
-DEFAULT_SEED = 1
-DEFAULT_STRIDE = 4
+# the settings a kept run may differ in: default, result-name suffix when not the default, label
+VARIED = {
+    "cluster_eps": (AdaptSettings.cluster_eps, "_eps{:g}", "eps {:g}"),
+    "lr": (AdaptSettings.lr, "_lr{:g}", "lr {:g}"),
+    "singletons": (AdaptSettings.memory_singletons, "_{}", "singletons {}"),
+    "seed": (1, "_seed{}", "seed {}"),
+    "frame_stride": (4, "_stride{}", "frame stride {}"),
+}
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -91,15 +98,15 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, help="model to adapt (default: the shipped demo model)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--frame-stride", type=int, default=DEFAULT_STRIDE,
+    parser.add_argument("--frame-stride", type=int, default=VARIED["frame_stride"][0],
                         help="adapt on every N-th frame; another value keeps its own result files (VARIANT_strideN.json)")
-    parser.add_argument("--cluster-eps", type=float, default=AdaptSettings.cluster_eps,
+    parser.add_argument("--cluster-eps", type=float, default=VARIED["cluster_eps"][0],
                         help="adaptation's DBSCAN eps; another value keeps its own result files (VARIANT_epsE.json)")
-    parser.add_argument("--lr", type=float, default=AdaptSettings.lr,
+    parser.add_argument("--lr", type=float, default=VARIED["lr"][0],
                         help="adaptation's learning rate; another value keeps its own result files (VARIANT_lrL.json)")
-    parser.add_argument("--singletons", choices=("train", "ignore"), default=AdaptSettings.memory_singletons,
+    parser.add_argument("--singletons", choices=MEMORY_SINGLETONS, default=VARIED["singletons"][0],
                         help="adaptation's memory_singletons; `train` keeps its own result files (VARIANT_train.json)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+    parser.add_argument("--seed", type=int, default=VARIED["seed"][0],
                         help="adaptation's seed; another value keeps its own result files (VARIANT_seedS.json)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("runs/bench_dicl_adapt"))
@@ -122,14 +129,10 @@ def main() -> None:
         rows += _row("colour histogram", boxes_name, score_boxes(data_by_gallery, colour_histogram_features, boxes))
         rows += _row(f"before: {checkpoint.name}", boxes_name, score_boxes(data_by_gallery, before, boxes))
 
-    settings_key = {"checkpoint": str(checkpoint), "epochs": args.epochs, "frame_stride": args.frame_stride,
-                    "seed": args.seed, "threads": torch.get_num_threads(), "person_scale": True,
-                    "cluster_eps": args.cluster_eps, "lr": args.lr, "singletons": args.singletons}
-    suffix = "" if args.cluster_eps == AdaptSettings.cluster_eps else f"_eps{args.cluster_eps:g}"
-    suffix += "" if args.lr == AdaptSettings.lr else f"_lr{args.lr:g}"
-    suffix += "" if args.singletons == AdaptSettings.memory_singletons else f"_{args.singletons}"
-    suffix += "" if args.seed == DEFAULT_SEED else f"_seed{args.seed}"
-    suffix += "" if args.frame_stride == DEFAULT_STRIDE else f"_stride{args.frame_stride}"
+    varied = {key: getattr(args, key) for key in VARIED}
+    settings_key = {"checkpoint": str(checkpoint), "epochs": args.epochs, "threads": torch.get_num_threads(),
+                    "person_scale": True, **varied}
+    suffix = "".join(VARIED[key][1].format(value) for key, value in varied.items() if value != VARIED[key][0])
     for variant in args.variants:
         name = variant + suffix
         path = RESULTS_DIR / f"{name}.json"
@@ -149,16 +152,12 @@ def main() -> None:
             atomic_write_json(path, saved)
     # every kept adaptation of these settings, whatever its varied ones
     cluster_rows: list[list[Any]] = []
-    varied = ("cluster_eps", "lr", "singletons", "seed", "frame_stride")
-    same = {k: v for k, v in settings_key.items() if k not in varied}
+    same = {k: v for k, v in settings_key.items() if k not in VARIED}
     for path in sorted(RESULTS_DIR.glob("*.json")):
         saved = json.loads(path.read_text())
-        if {k: v for k, v in saved["settings"].items() if k not in varied} != same or "clusters" not in saved:
+        if {k: v for k, v in saved["settings"].items() if k not in VARIED} != same or "clusters" not in saved:
             continue
-        label = (f"{path.stem}, eps {saved['settings'].get('cluster_eps', AdaptSettings.cluster_eps):g}, "
-                 f"lr {saved['settings'].get('lr', AdaptSettings.lr):g}, "
-                 f"singletons {saved['settings'].get('singletons', AdaptSettings.memory_singletons)}, "
-                 f"seed {saved['settings']['seed']}, frame stride {saved['settings']['frame_stride']}")
+        label = ", ".join([path.stem, *(VARIED[key][2].format(saved["settings"][key]) for key in VARIED)])
         cluster_rows.append([label, saved["clusters"]["clusters"], saved["clusters"]["boxes_scored"],
                              saved["clusters"]["identities"], saved["clusters"]["pair_precision"],
                              saved["clusters"]["pair_recall"]])

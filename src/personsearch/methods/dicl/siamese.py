@@ -25,6 +25,8 @@ from personsearch.models.losses.triplet import background_triplet, batch_hard_tr
 from personsearch.models.seq_roi_heads import box_regression_loss
 from personsearch.models.seqnet import FEATURE_NAME, SeqNet
 
+MEMORY_SINGLETONS = ("train", "ignore")  # boxes alone in their cluster: trained as such (DICL), or left out
+
 
 def instance_roi_features(search_model: SeqNet, images: torch.Tensor, boxes: list[torch.Tensor],
                           crop_size: Sequence[int]) -> torch.Tensor:
@@ -112,8 +114,8 @@ class DICLTrainingModel(nn.Module):
         super().__init__()
         if not siamese and (many_to_one_weight or dense_weight):
             raise ValueError("the many-to-one and dense terms compare the two branches: they need siamese=True")
-        if memory_singletons not in ("train", "ignore"):
-            raise ValueError(f"memory_singletons must be 'train' or 'ignore'; got {memory_singletons!r}")
+        if memory_singletons not in MEMORY_SINGLETONS:
+            raise ValueError(f"memory_singletons must be one of {MEMORY_SINGLETONS}; got {memory_singletons!r}")
         if not 0.0 <= occlusion_prob <= 1.0:
             raise ValueError(f"occlusion_prob must be in [0, 1]; got {occlusion_prob}")
         self.search_model = search_model
