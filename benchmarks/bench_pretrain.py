@@ -18,7 +18,8 @@ checkpoint every `method.iterations_per_epoch`); fine-tunes stop at their planne
 CPU seconds spent are recorded at every epoch end, so an interrupted run resumes from its last
 checkpoint with the CPU it had already spent. A half-done run whose configuration has changed since is moved
 aside (NAME.stale), not resumed. Each finished pre-training and each scored row is
-kept as JSON in `--results` (committed), and `--report-only` rebuilds BENCHMARKS.md's
+kept as JSON in `--results` (committed); a pre-trained row's result is kept only while its
+pre-training's configuration is unchanged (the digest of the code is not part of it), and `--report-only` rebuilds BENCHMARKS.md's
 `pretrain-prw` section from those files; rows not yet run show as pending.
 """
 
@@ -218,13 +219,14 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
     """The pre-training run `p` within `minutes` of CPU, resumed if interrupted; its summary JSON."""
     summary_path = results / f"pretrain_{p.name}.json"
     folder = output / "pretrain" / p.name
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
-        if summary.get("minutes") == minutes and (folder / PRETRAINED_FILE).is_file():
-            return summary
     base = p.overrides() + [f"output_dir={folder}", "train.tensorboard=false", "train.workers=0",
                             "train.progress=false"] + extra
     cfg = load_config(preset, base)
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        if (summary.get("minutes") == minutes and summary["plan"].get("config") == config_digest(cfg)
+                and (folder / PRETRAINED_FILE).is_file()):
+            return summary
 
     def probe() -> tuple[float, int]:
         probe_cfg = load_config(preset, base + [f"output_dir={folder / 'probe'}"])
@@ -274,7 +276,9 @@ def _subset(train: list, fraction: float, seed: int = 0) -> list:
 
 
 def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters: int, init_from: str | None,
-             data_queries: int | None, extra: list[str] = ()) -> dict[str, Any]:
+             data_queries: int | None, extra: list[str] = (), pretraining_config: str | None = None) -> dict[str, Any]:
+    """`pretraining_config`: the digest of the pre-training `init_from` came from; a half-done fine-tune
+    from another pre-training is moved aside rather than resumed."""
     folder = output / "finetune" / row.name
     trained_bn = "false" if row.weights == "none" else "true"
     overrides = ["model.name=nae", f"model.backbone={row.backbone}", f"model.backbone_weights={row.weights}",
@@ -302,7 +306,7 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
 
     settings = TrainSettings.from_section(cfg["train"])
     plan = _plan(folder, lambda: _probe(lambda: make_trainer(folder / "probe", settings, None)[0], probe_iters),
-                 probe_iters, minutes, cfg)
+                 probe_iters, minutes, cfg if pretraining_config is None else {**cfg, "pretraining": pretraining_config})
     settings = dataclasses.replace(settings, **_compressed(settings, plan["planned_epochs"]))
     cfg["train"].update(epochs=settings.epochs, warmup_epochs=settings.warmup_epochs, milestones=settings.milestones)
     trainer, device = make_trainer(folder, settings, "auto")
@@ -417,20 +421,21 @@ def main() -> None:
                "pretrain_overrides": args.pretrain_override, "finetune_overrides": args.finetune_override}
         for name in args.rows:
             row = ROWS[name]
-            saved = _load(args.results / f"{name}.json")
-            if saved and saved.get("settings") == key:
-                print(f"{name}: kept result")
-                continue
-            init_from = None
-            if row.pretraining:
+            init_from, pretraining_config, row_key = None, None, key
+            if row.pretraining:  # a kept fine-tune counts only if its pre-training's configuration is today's
                 summary = pretrain(PRETRAININGS[row.pretraining], minutes=args.pretrain_minutes, output=args.output,
                                    results=args.results, probe_iters=args.probe_iters, extra=args.pretrain_override,
                                    preset=args.pretrain_config)
-                init_from = summary["checkpoint"]
+                init_from, pretraining_config = summary["checkpoint"], summary["plan"]["config"]
+                row_key = {**key, "pretraining_config": pretraining_config}
+            saved = _load(args.results / f"{name}.json")
+            if saved and saved.get("settings") == row_key:
+                print(f"{name}: kept result")
+                continue
             run = finetune(row, root=root, minutes=args.finetune_minutes, output=args.output,
                            probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
-                           extra=args.finetune_override)
-            run["settings"] = key
+                           extra=args.finetune_override, pretraining_config=pretraining_config)
+            run["settings"] = row_key
             atomic_write_json(args.results / f"{name}.json", run)
             plain = run.get("reports", {}).get("plain", {})
             print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f} top-1 {plain.get('top1', float('nan')):.2f}")

@@ -124,3 +124,51 @@ def test_tables_are_checkpointed_buffers():
     assert set(oim.state_dict()) == {"lut", "queue", "queue_ptr"}
     assert torch.equal(restored.lut, oim.lut) and torch.equal(restored.queue, oim.queue)
     assert int(restored.queue_ptr) == 1
+
+
+def _unseen_case(unseen_rows):
+    """pid 0 seen before (its row is set), pid 1 never: two views of pid 1 and one of pid 0."""
+    oim = OIMLoss(num_features=2, num_pids=3, queue_size=0, momentum=0.5, scalar=10.0, unseen_rows=unseen_rows)
+    oim = oim.double()
+    lut = np.zeros((3, 2))
+    lut[0] = _unit([1.0, 0.0])[0]
+    oim.lut.copy_(torch.from_numpy(lut))
+    features = _unit([0.0, 1.0], [1.0, 2.0], [2.0, 1.0])
+    return oim, lut, features, [1, 1, 0]
+
+
+def test_unseen_rows_zero_scores_a_new_identity_against_an_empty_row():
+    oim, lut, features, labels = _unseen_case("zero")
+    x = torch.from_numpy(features).requires_grad_(True)
+    loss = oim(x, torch.tensor(labels))
+    loss.backward()
+    expected_loss, expected_grad = _hand_loss_and_grad(features, labels, lut, 10.0)
+    assert loss.item() == pytest.approx(expected_loss, rel=1e-9)
+    np.testing.assert_allclose(x.grad.numpy(), expected_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_unseen_rows_batch_fills_an_empty_row_from_the_batch_before_scoring():
+    oim, lut, features, labels = _unseen_case("batch")
+    x = torch.from_numpy(features).requires_grad_(True)
+    loss = oim(x, torch.tensor(labels))
+    loss.backward()
+    filled = lut.copy()
+    filled[1] = _unit(features[0] + features[1])[0]  # the mean of pid 1's two views; pid 0 keeps its row
+    expected_loss, expected_grad = _hand_loss_and_grad(features, labels, filled, 10.0)
+    assert loss.item() == pytest.approx(expected_loss, rel=1e-9)
+    # the filled row is a constant: no gradient flows through it
+    np.testing.assert_allclose(x.grad.numpy(), expected_grad, rtol=1e-9, atol=1e-12)
+    # then the usual momentum update, twice for the two views
+    row1 = filled[1]
+    for view in (0, 1):
+        row1 = _unit(0.5 * row1 + 0.5 * features[view])[0]
+    np.testing.assert_allclose(oim.lut[1].numpy(), row1, rtol=1e-12)
+    assert torch.count_nonzero(oim.lut[2]) == 0  # not in the batch
+
+
+def test_unseen_rows_batch_leaves_the_tables_alone_in_eval_mode_and_rejects_unknown_policies():
+    oim, lut, features, labels = _unseen_case("batch")
+    oim.eval()(torch.from_numpy(features), torch.tensor(labels))
+    np.testing.assert_array_equal(oim.lut.numpy(), lut)
+    with pytest.raises(ValueError, match="unseen_rows"):
+        OIMLoss(num_features=2, num_pids=3, queue_size=0, unseen_rows="mean")

@@ -68,8 +68,9 @@ def _worker(rank, out_dir):
     )
 
     torch.manual_seed(0)
+    # empty rows filled from the batch: every rank must fill them from every rank's features
     search = build_search_model(
-        "seqnet", backbone="resnet18", num_pids=4, queue_size=16, min_size=96, max_size=128,
+        "seqnet", backbone="resnet18", num_pids=4, queue_size=16, oim_unseen_rows="batch", min_size=96, max_size=128,
         rpn_pre_nms_top_n_train=200, rpn_post_nms_top_n_train=50, box_batch_size_per_image=8,
         roi_output_size=8,
     )

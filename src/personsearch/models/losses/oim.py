@@ -15,6 +15,10 @@ from torch import nn
 from .gather import all_gather_rows
 
 UNLABELLED = -1
+# What the table row of an identity not seen before holds when its first features are scored:
+# "zero" (NAE's OIM: the target logit is 0, so the loss only pushes the feature away from the other
+# rows) or "batch" (the normalised mean of this batch's features of that identity, detached).
+UNSEEN_ROW_POLICIES = ("zero", "batch")
 
 
 class OIMLoss(nn.Module):
@@ -32,6 +36,7 @@ class OIMLoss(nn.Module):
         queue_size: int,
         momentum: float = 0.5,
         scalar: float = 30.0,
+        unseen_rows: str = "zero",
     ) -> None:
         super().__init__()
         if num_pids < 1:
@@ -40,11 +45,14 @@ class OIMLoss(nn.Module):
             raise ValueError(f"queue_size must be >= 0; got {queue_size}")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1); got {momentum}")
+        if unseen_rows not in UNSEEN_ROW_POLICIES:
+            raise ValueError(f"unseen_rows must be one of {', '.join(UNSEEN_ROW_POLICIES)}; got {unseen_rows!r}")
         self.num_features = num_features
         self.num_pids = num_pids
         self.queue_size = queue_size
         self.momentum = momentum
         self.scalar = scalar
+        self.unseen_rows = unseen_rows
         self.register_buffer("lut", torch.zeros(num_pids, num_features))
         self.register_buffer("queue", torch.zeros(queue_size, num_features))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
@@ -56,6 +64,12 @@ class OIMLoss(nn.Module):
             raise ValueError(f"labels must be ({features.shape[0]},); got {tuple(labels.shape)}")
         if ((labels < UNLABELLED) | (labels >= self.num_pids)).any():
             raise ValueError(f"labels must be in [0, {self.num_pids}) or {UNLABELLED} (unlabelled)")
+        if self.training:
+            # every rank's rows, so that every rank applies the same table changes in the same order
+            all_features = all_gather_rows(features.detach().to(self.lut.dtype))
+            all_labels = all_gather_rows(labels)
+            if self.unseen_rows == "batch":
+                self.fill_unseen_rows(all_features, all_labels)
         # torch.cat copies the tables, so the in-place update below leaves autograd's saved tensor intact
         logits = self.scalar * features @ torch.cat([self.lut, self.queue], dim=0).t()
         labelled = labels >= 0
@@ -64,14 +78,23 @@ class OIMLoss(nn.Module):
         else:
             loss = logits.sum() * 0.0
         if self.training:
-            self.update(features.detach(), labels)
+            self.update(all_features, all_labels)
         return loss
 
     @torch.no_grad()
+    def fill_unseen_rows(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        """Rows still zero (identities never updated) take the normalised mean of the batch's features
+        of their identity (every rank's features)."""
+        labelled = labels >= 0
+        pids, slot = labels[labelled].unique(return_inverse=True)
+        sums = features.new_zeros(pids.numel(), self.num_features).index_add_(0, slot, features[labelled])
+        unseen = (self.lut[pids] == 0).all(dim=1)
+        self.lut[pids[unseen]] = F.normalize(sums[unseen], dim=1)
+
+    @torch.no_grad()
     def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
-        """Momentum-update the table rows of labelled features and enqueue unlabelled ones (all ranks)."""
-        features = all_gather_rows(features.to(self.lut.dtype))
-        labels = all_gather_rows(labels)
+        """Momentum-update the table rows of labelled features and enqueue unlabelled ones (every
+        rank's features)."""
         labelled = labels >= 0
         # sequential on purpose: an identity seen twice in one batch is updated twice, in order
         for x, y in zip(features[labelled], labels[labelled].tolist()):
