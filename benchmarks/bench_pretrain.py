@@ -68,9 +68,10 @@ class Pretraining:
     placement: str = "expand_resize"
 
     def overrides(self) -> list[str]:
-        trained_bn = "false" if self.weights == "none" else "true"
+        # BatchNorm trains in every pre-training (the preset's freeze_bn: false); a random stem trains too
+        pretrained_stem = "false" if self.weights == "none" else "true"
         out = [f"model.backbone={self.backbone}", f"model.backbone_weights={self.weights}",
-               f"model.freeze_bn={trained_bn}", f"model.freeze_stem={trained_bn}",
+               f"model.freeze_stem={pretrained_stem}",
                f"method.alignment={str(self.alignment).lower()}", f"data.placement={self.placement}"]
         return out + [f"data.sources.{s}=null" for s in ALL_SOURCES if s not in self.sources]
 
