@@ -367,10 +367,12 @@ def write_report(results: Path, settings_line: str) -> str:
     pre_rows = [[name, p["backbone"] if (p := pretrains[name]) else PRETRAININGS[name].backbone,
                  ", ".join(PRETRAININGS[name].sources), "on" if PRETRAININGS[name].alignment else "off",
                  PRETRAININGS[name].placement,
-                 f"{p['cpu_minutes']:.1f}" if p else "pending", p["steps"] if p else "-", p["stop"] if p else "-"]
+                 f"{p['cpu_minutes']:.1f} of {p['minutes']:g}" if p else "pending", p["steps"] if p else "-",
+                 p["stop"] if p else "-"]
                 for name in PRETRAININGS]
     pre = bench_report.markdown_table(
-        ["pre-training", "backbone", "sources", "IAM", "placement", "CPU min", "iterations", "stopped by"], pre_rows)
+        ["pre-training", "backbone", "sources", "IAM", "placement", "CPU min used of budget", "iterations",
+         "stopped by"], pre_rows)
     body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}\n"
             "Reading: [docs/pretrainps.md](docs/pretrainps.md). `pending`: not run yet; the command above without "
             "`--report-only` completes the tables, resuming interrupted runs. The last column is the CPU minutes "
@@ -408,8 +410,8 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.train_threads)
-    settings_line = (f"- budgets: {args.pretrain_minutes:g} CPU minutes per pre-training, {args.finetune_minutes:g} "
-                     f"CPU minutes per fine-tune ({args.train_threads} thread); target: synthetic `prw` world, size "
+    settings_line = (f"- budgets: {args.finetune_minutes:g} CPU minutes per fine-tune ({args.train_threads} thread), "
+                     f"each pre-training's in its table; target: synthetic `prw` world, size "
                      f"`{args.size}`, seed {args.seed}; pre-training: `{args.pretrain_config}`"
                      + (f" with `{' '.join(args.pretrain_override)}`" if args.pretrain_override else "")
                      + f"; fine-tuning: `{FINETUNE_PRESET}` with `model.name=nae`"
@@ -418,8 +420,7 @@ def main() -> None:
         root = ensure_prw_world(args.size, args.seed, args.cache)
         args.results.mkdir(parents=True, exist_ok=True)
         key = {"finetune_minutes": args.finetune_minutes, "root": str(root), "max_queries": args.max_queries,
-               "pretrain_minutes": args.pretrain_minutes, "pretrain_config": args.pretrain_config,
-               "pretrain_overrides": args.pretrain_override, "finetune_overrides": args.finetune_override}
+               "finetune_overrides": args.finetune_override}
         for name in args.rows:
             row = ROWS[name]
             init_from, pretraining_config, row_key = None, None, key
@@ -428,9 +429,12 @@ def main() -> None:
                                    results=args.results, probe_iters=args.probe_iters, extra=args.pretrain_override,
                                    preset=args.pretrain_config)
                 init_from, pretraining_config = summary["checkpoint"], summary["plan"]["config"]
-                row_key = {**key, "pretraining_config": pretraining_config}
+                row_key = {**key, "pretrain_minutes": args.pretrain_minutes, "pretrain_config": args.pretrain_config,
+                           "pretrain_overrides": args.pretrain_override, "pretraining_config": pretraining_config}
             saved = _load(args.results / f"{name}.json")
-            if saved and saved.get("settings") == row_key:
+            # rows without pre-training depend on the fine-tuning settings only (their older results
+            # also recorded the pre-training settings of their day, which are ignored)
+            if saved and {k: saved.get("settings", {}).get(k) for k in row_key} == row_key:
                 print(f"{name}: kept result")
                 continue
             run = finetune(row, root=root, minutes=args.finetune_minutes, output=args.output,
