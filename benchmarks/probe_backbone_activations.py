@@ -62,6 +62,18 @@ def _shown(path: str) -> str:
     return "/".join(parts[-3:]) if len(parts) > 3 else path
 
 
+def section_body(rows: list[dict], names: list[str], *, pictures: int, size: str, seed: int) -> str:
+    table = bench_report.markdown_table(
+        ["backbone from", "mean abs activation", "x ImageNet", "largest", "most amplifying block", "its local factor"],
+        [[name, f"{r['mean_abs']:.3f}", f"{r['mean_abs'] / rows[0]['mean_abs']:.1f}", f"{r['max_abs']:.1f}",
+          r["worst_block"], f"{r['worst_local']:.2f}"] for name, r in zip(names, rows)])
+    return ("## Backbone activations on target pictures (`probe_backbone_activations.py`)\n\n"
+            f"{bench_report.section_preamble()}"
+            f"- MobileNetV2 body of the `{PRESET}` NAE model; the first {pictures} training frames of the "
+            f"synthetic `prw` world (size `{size}`, seed {seed}); local factor: the block's mean absolute "
+            "output over ImageNet's when both get ImageNet's input to that block\n\n" + table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+", type=Path)
@@ -80,15 +92,7 @@ def main() -> None:
     records = load_dataset("prw", root).train[: args.pictures]
     rows = probe(args.checkpoints, [image_to_tensor(read_rgb_image(r.image_path)) for r in records])
     names = ["ImageNet", *(args.labels or [_shown(r["checkpoint"]) for r in rows[1:]])]
-    table = bench_report.markdown_table(
-        ["backbone from", "mean abs activation", "x ImageNet", "largest", "most amplifying block", "its local factor"],
-        [[name, f"{r['mean_abs']:.3f}", f"{r['mean_abs'] / rows[0]['mean_abs']:.1f}",
-          f"{r['max_abs']:.1f}", r["worst_block"], f"{r['worst_local']:.2f}"] for name, r in zip(names, rows)])
-    body = ("## Backbone activations on target pictures (`probe_backbone_activations.py`)\n\n"
-            f"{bench_report.section_preamble()}"
-            f"- MobileNetV2 body of the `{PRESET}` NAE model; the first {args.pictures} training frames of the "
-            f"synthetic `prw` world (size `{args.size}`, seed {args.seed}); local factor: the block's mean absolute "
-            "output over ImageNet's when both get ImageNet's input to that block\n\n" + table)
+    body = section_body(rows, names, pictures=args.pictures, size=args.size, seed=args.seed)
     print(body)
     if not args.no_write:
         bench_report.update_section(SECTION, body)
