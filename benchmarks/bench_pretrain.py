@@ -19,8 +19,8 @@ CPU seconds spent are recorded at every epoch end, so an interrupted run resumes
 checkpoint with the CPU it had already spent. A half-done run whose configuration has changed since is moved
 aside (NAME.stale), not resumed. Each finished pre-training and each scored row is
 kept as JSON in `--results` (committed); a pre-trained row's result is kept only while its
-pre-training's configuration is unchanged (the digest of the code is not part of it), and `--report-only` rebuilds BENCHMARKS.md's
-`pretrain-prw` section from those files; rows not yet run show as pending.
+pre-training's configuration is unchanged (code changes are not part of that digest). `--report-only`
+rebuilds BENCHMARKS.md's `pretrain-prw` section from those files; rows not yet run show as pending.
 """
 
 from __future__ import annotations
