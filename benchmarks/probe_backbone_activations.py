@@ -44,7 +44,7 @@ def probe(checkpoints: list[Path], pictures: list[torch.Tensor]) -> list[dict]:
     inputs = reference.transform(pictures)[0].tensors
     rows = []
     for path in [None, *checkpoints]:
-        blocks = _backbone(model_cfg, path).backbone
+        blocks = reference.backbone if path is None else _backbone(model_cfg, path).backbone
         x_ref, x, local = inputs, inputs, []
         for block, ref_block in zip(blocks, reference.backbone):
             out_ref = ref_block(x_ref)
