@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import report as bench_report
@@ -44,6 +43,7 @@ from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, e
 
 from personsearch.config import load_config
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
+from personsearch.data.train_subset import train_fraction_subset
 from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.methods import pretrain as pretrain_recipe
@@ -268,14 +268,6 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
 
 
 # ------------------------------------------------------------------------------ fine-tuning
-def _subset(train: list, fraction: float, seed: int = 0) -> list:
-    """The first `fraction` of a seeded permutation of the training frames (nested across fractions)."""
-    if fraction >= 1.0:
-        return train
-    order = np.random.default_rng(seed).permutation(len(train))
-    return [train[i] for i in sorted(order[: max(1, round(fraction * len(train)))])]
-
-
 def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters: int, init_from: str | None,
              data_queries: int | None, extra: list[str] = (), pretraining_config: str | None = None) -> dict[str, Any]:
     """`pretraining_config`: the digest of the pre-training `init_from` came from; a half-done fine-tune
@@ -290,7 +282,7 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
         overrides += [f"model.init_from={init_from}", f"model.init_parts={row.parts}"]
     cfg = load_config(FINETUNE_PRESET, overrides + list(extra))
     data = load_scene_data(cfg["data"])
-    data.train = _subset(data.train, row.fraction)
+    data.train = train_fraction_subset(data.train, row.fraction)
     if data_queries:
         data.queries = list(data.queries[:data_queries])
 

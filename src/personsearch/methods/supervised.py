@@ -2,7 +2,9 @@
 
 Config sections:
 - `method`: name "supervised"; `queue_batches` sizes an automatic OIM queue.
-- `data`: catalog `name`, `root` (required), `loader` keyword arguments, `flip_prob`.
+- `data`: catalog `name`, `root` (required), `loader` keyword arguments, `flip_prob`;
+  `train_fraction` (0-1] trains on that share of the training frames, drawn by
+  `train_fraction_seed` (nested across fractions of one seed).
 - `model`: the keyword arguments of `build_search_model`; `num_pids: auto` and
   `queue_size: auto` are filled in from the training split (no dataset constants).
 - `train`: see `personsearch.engine.TrainSettings`.
@@ -28,6 +30,7 @@ from personsearch.data.catalog import dataset_kind, load_dataset
 from personsearch.data.records import UNLABELLED, SceneRecord, SceneSearchData
 from personsearch.data.scene_augment import SceneAugment
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
+from personsearch.data.train_subset import train_fraction_subset
 from personsearch.engine import TrainSettings, build_trainer, load_checkpoint, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.engine.inference import run_search_inference
@@ -45,7 +48,7 @@ from personsearch.models.search_model import build_search_model, load_search_mod
 from personsearch.utils.atomic import atomic_write_json
 
 AUTO = "auto"
-DATA_KEYS = ("name", "root", "loader", "flip_prob", "augment", "strict")
+DATA_KEYS = ("name", "root", "loader", "flip_prob", "augment", "strict", "train_fraction", "train_fraction_seed")
 METHOD_KEYS = ("name", "queue_batches")
 INITIAL_WEIGHT_KEYS = ("backbone_weights", "init_from", "init_parts")
 SCALAR_METRICS = ("mAP", "top1", "top5", "top10", "det_ap", "det_recall")
@@ -82,7 +85,13 @@ def load_scene_data(data_cfg: Mapping[str, Any]) -> SceneSearchData:
     options = dict(data_cfg.get("loader") or {})
     if "strict" in data_cfg:  # true: stop at the first annotation problem instead of working around it
         options["strict"] = bool(data_cfg["strict"])
-    return load_dataset(name, root, **options)
+    data = load_dataset(name, root, **options)
+    fraction = data_cfg.get("train_fraction", 1.0)
+    try:
+        data.train = train_fraction_subset(data.train, float(fraction), seed=int(data_cfg.get("train_fraction_seed", 0)))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"data.train_fraction={fraction!r}: {exc}") from None
+    return data
 
 
 def auto_queue_size(records: Sequence[SceneRecord], *, batch_size: int, queue_batches: float) -> int:
