@@ -10,6 +10,8 @@ time) on the PRW-format world (`--size`, `--seed`), then scored with the PRW pro
 gallery, CBGM, cross-camera) and detection AP. Pre-trained rows start from a pre-training run of
 the `pretrain_synth` preset (five synthetic sub-task sources with their own people, camera looks
 and scene statistics; seeds 1101-1501, never the target's) given `--pretrain-minutes` of CPU.
+`mnv2_imagenet_charged` starts from ImageNet and fine-tunes for the budget plus the CPU minutes
+its pre-training used: the pre-trained rows' total compute.
 
 Budgets: a throw-away probe times a few iterations; the schedule (LR step at 3/4, warm-up at most
 one epoch and half the run) is compressed to the iterations that fit the budget and kept in the
@@ -85,10 +87,13 @@ class Row:
     pretraining: str | None = None
     parts: str = "all"
     fraction: float = 1.0
+    charged_pretraining: str | None = None  # no pre-training, but its CPU minutes added to the fine-tune's
 
     @property
     def init(self) -> str:
         base = "ImageNet" if self.weights == "offline" else "random"
+        if self.charged_pretraining:
+            return f"{base}, fine-tuned + the pre-training's CPU minutes"
         if self.pretraining is None:
             return base
         return f"{base} + pre-trained ({'backbone' if self.parts == 'backbone' else 'whole model'})"
@@ -108,6 +113,7 @@ _ROWS = [
     Row("mnv2_imagenet", "backbones", "mobilenet_v2", "offline"),
     Row("mnv2_pre_backbone", "backbones", "mobilenet_v2", "offline", "mnv2_5src_iam", "backbone"),
     Row("mnv2_pre_all", "backbones", "mobilenet_v2", "offline", "mnv2_5src_iam"),
+    Row("mnv2_imagenet_charged", "backbones", "mobilenet_v2", "offline", charged_pretraining="mnv2_5src_iam"),
     Row("resnet18_random", "backbones", "resnet18", "none"),
     Row("resnet18_pre_all", "backbones", "resnet18", "none", "resnet18_5src_iam"),
     Row("shufflenet_random", "backbones", "shufflenet_v2_x1_0", "none"),
@@ -270,8 +276,9 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
 # ------------------------------------------------------------------------------ fine-tuning
 def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters: int, init_from: str | None,
              data_queries: int | None, extra: list[str] = (), pretraining_config: str | None = None) -> dict[str, Any]:
-    """`pretraining_config`: the digest of the pre-training `init_from` came from; a half-done fine-tune
-    from another pre-training is moved aside rather than resumed."""
+    """`pretraining_config`: the digest of the pre-training the row depends on (`init_from` came from it,
+    or `minutes` include its CPU time); a half-done fine-tune of another pre-training is moved aside
+    rather than resumed."""
     folder = output / "finetune" / row.name
     trained_bn = "false" if row.weights == "none" else "true"
     overrides = ["model.name=nae", f"model.backbone={row.backbone}", f"model.backbone_weights={row.weights}",
@@ -416,20 +423,27 @@ def main() -> None:
         for name in args.rows:
             row = ROWS[name]
             init_from, pretraining_config, row_key = None, None, key
-            if row.pretraining:  # a kept fine-tune counts only if its pre-training's configuration is today's
-                summary = pretrain(PRETRAININGS[row.pretraining], minutes=args.pretrain_minutes, output=args.output,
-                                   results=args.results, probe_iters=args.probe_iters, extra=args.pretrain_override,
+            minutes = args.finetune_minutes
+            if row.pretraining or row.charged_pretraining:
+                # a kept fine-tune counts only if its pre-training's configuration is today's
+                summary = pretrain(PRETRAININGS[row.pretraining or row.charged_pretraining],
+                                   minutes=args.pretrain_minutes, output=args.output, results=args.results,
+                                   probe_iters=args.probe_iters, extra=args.pretrain_override,
                                    preset=args.pretrain_config)
-                init_from, pretraining_config = summary["checkpoint"], summary["plan"]["config"]
+                pretraining_config = summary["plan"]["config"]
                 row_key = {**key, "pretrain_minutes": args.pretrain_minutes, "pretrain_config": args.pretrain_config,
                            "pretrain_overrides": args.pretrain_override, "pretraining_config": pretraining_config}
+                if row.pretraining:
+                    init_from = summary["checkpoint"]
+                else:
+                    minutes += summary["cpu_minutes"]
             saved = _load(args.results / f"{name}.json")
             # rows without pre-training depend on the fine-tuning settings only (their older results
             # also recorded the pre-training settings of their day, which are ignored)
             if saved and {k: saved.get("settings", {}).get(k) for k in row_key} == row_key:
                 print(f"{name}: kept result")
                 continue
-            run = finetune(row, root=root, minutes=args.finetune_minutes, output=args.output,
+            run = finetune(row, root=root, minutes=minutes, output=args.output,
                            probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
                            extra=args.finetune_override, pretraining_config=pretraining_config)
             run["settings"] = row_key
