@@ -1,7 +1,7 @@
 """PretrainPS on the synthetic PRW world: the analogues of the paper's Table 1 (backbones), Fig. 5
 (target-data fraction), Fig. 6 (alignment modules as sources are added) and Table 4 (crop placement).
 
-    python benchmarks/bench_pretrain.py [--rows ROW ...] [--pretrain-minutes 90] [--finetune-minutes 30]
+    python benchmarks/bench_pretrain.py [--rows ROW ...] [--pretrain-minutes 45] [--finetune-minutes 30]
                                         [--train-threads 1] [--size small] [--seed 0] [--report-only]
 
 Every fine-tune is NAE (the paper's Table 1 model) from the `seqnet_synth_prw` preset with
@@ -389,7 +389,8 @@ def _load(path: Path) -> dict[str, Any] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS), help="rows to complete")
-    parser.add_argument("--pretrain-minutes", type=float, default=90.0, help="CPU minutes per pre-training")
+    parser.add_argument("--pretrain-minutes", type=float, default=45.0,
+                        help="CPU minutes per pre-training (the kept pre-trainings had 45)")
     parser.add_argument("--finetune-minutes", type=float, default=30.0, help="CPU minutes per fine-tune")
     parser.add_argument("--train-threads", type=int, default=1, help="torch threads")
     parser.add_argument("--probe-iters", type=int, default=8)
