@@ -45,7 +45,6 @@ from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, e
 
 from personsearch.config import load_config
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
-from personsearch.data.train_subset import train_fraction_subset
 from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.methods import pretrain as pretrain_recipe
@@ -88,6 +87,11 @@ class Row:
     parts: str = "all"
     fraction: float = 1.0
     charged_pretraining: str | None = None  # no pre-training, but its CPU minutes added to the fine-tune's
+
+    @property
+    def depends_on(self) -> str | None:
+        """The pre-training run this row needs: its weights, or its CPU minutes."""
+        return self.pretraining or self.charged_pretraining
 
     @property
     def init(self) -> str:
@@ -287,9 +291,10 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
                  "eval.progress=false"]
     if init_from:
         overrides += [f"model.init_from={init_from}", f"model.init_parts={row.parts}"]
+    if row.fraction < 1.0:
+        overrides.append(f"+data.train_fraction={row.fraction}")
     cfg = load_config(FINETUNE_PRESET, overrides + list(extra))
     data = load_scene_data(cfg["data"])
-    data.train = train_fraction_subset(data.train, row.fraction)
     if data_queries:
         data.queries = list(data.queries[:data_queries])
 
@@ -425,9 +430,9 @@ def main() -> None:
             row = ROWS[name]
             init_from, pretraining_config, row_key = None, None, key
             minutes = args.finetune_minutes
-            if row.pretraining or row.charged_pretraining:
+            if row.depends_on:
                 # a kept fine-tune counts only if its pre-training's configuration is today's
-                summary = pretrain(PRETRAININGS[row.pretraining or row.charged_pretraining],
+                summary = pretrain(PRETRAININGS[row.depends_on],
                                    minutes=args.pretrain_minutes, output=args.output, results=args.results,
                                    probe_iters=args.probe_iters, extra=args.pretrain_override,
                                    preset=args.pretrain_config)

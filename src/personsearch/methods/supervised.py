@@ -86,11 +86,12 @@ def load_scene_data(data_cfg: Mapping[str, Any]) -> SceneSearchData:
     if "strict" in data_cfg:  # true: stop at the first annotation problem instead of working around it
         options["strict"] = bool(data_cfg["strict"])
     data = load_dataset(name, root, **options)
-    fraction = data_cfg.get("train_fraction", 1.0)
-    try:
-        data.train = train_fraction_subset(data.train, float(fraction), seed=int(data_cfg.get("train_fraction_seed", 0)))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"data.train_fraction={fraction!r}: {exc}") from None
+    if "train_fraction" in data_cfg:
+        fraction, seed = data_cfg["train_fraction"], data_cfg.get("train_fraction_seed", 0)
+        try:
+            data.train = train_fraction_subset(data.train, float(fraction), seed=int(seed))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"data.train_fraction={fraction!r} (train_fraction_seed={seed!r}): {exc}") from None
     return data
 
 
