@@ -10,7 +10,10 @@ Rows: `supervised` (the `seqnet_synth_prw` preset: OIM with the identities), and
 branch and the many-to-one term, `dense` + the dense relation term, `occlusion` + occlusion
 masking, `full` + the batch-hard triplet with its background term (the whole method);
 `full_no_singletons` is `full` with DICL's singletons left out of the memory contrast
-(`method.memory_singletons: ignore`, what `personsearch adapt` does; not the paper's).
+(`method.memory_singletons: ignore`, what `personsearch adapt` does; not the paper's);
+`full_true_clusters` is `full` given the hidden identities as its clusters every epoch
+(unlabelled boxes stay singletons): not weak, a diagnostic of how far perfect pseudo labels
+would take DICL's losses under the same budget.
 
 Budget: as bench_backbones.py, each row trains for `--minutes` of the training process's CPU
 time; a short probe sets the planned iterations and the preset's schedule (LR step at 6/8,
@@ -58,7 +61,8 @@ from personsearch.data.scene_dataset import SceneDataset, collate_scenes
 from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.engine.inference import detect_scenes
-from personsearch.methods.dicl.recipe import DICLSettings, build_dicl_trainer, identity_scorer
+from personsearch.methods.dicl.hooks import ClusteringHook
+from personsearch.methods.dicl.recipe import DICLSettings, build_dicl_trainer, identity_scorer, training_identities
 from personsearch.methods.dicl.siamese import InstanceAveragedSearch
 from personsearch.methods.supervised import EvalSettings, build_model, derive_model_kwargs
 from personsearch.models.init_from import INIT_PARTS
@@ -82,6 +86,7 @@ class Row:
     label: str
     preset: str
     overrides: tuple[str, ...]
+    true_clusters: bool = False  # the hidden identities replace each epoch's clustering (reads identities)
 
 
 ROWS: dict[str, Row] = {r.name: r for r in (
@@ -94,8 +99,11 @@ ROWS: dict[str, Row] = {r.name: r for r in (
     Row("full", "+ batch-hard triplet with background (full DICL)", "preset:dicl_synth_prw", ()),
     Row("full_no_singletons", "full DICL, boxes alone in their cluster left out of the memory contrast (not the paper's)",
         "preset:dicl_synth_prw", ("+method.memory_singletons=ignore",)),
+    Row("full_true_clusters", "full DICL, the hidden identities as its clusters (reads identities: the ceiling of "
+        "its pseudo labels)", "preset:dicl_synth_prw", (), true_clusters=True),
 )}
-TABLE_ORDER = ("supervised", "memory", "many_to_one", "dense", "occlusion", "full", "full_no_singletons")
+TABLE_ORDER = ("supervised", "memory", "many_to_one", "dense", "occlusion", "full", "full_no_singletons",
+               "full_true_clusters")
 
 
 class StopFile(HookBase):
@@ -121,6 +129,24 @@ class PlanProgress(HookBase):
         self.plan["used_seconds"] = self.used_before + (self.budget.clock() - self.budget.start)
         self.plan["epochs_done"] = trainer.epoch
         atomic_write_json(self.path, self.plan)
+
+
+def true_cluster_labels(truth: np.ndarray) -> np.ndarray:
+    """Contiguous cluster labels from identities, one per slot; every unlabelled box (-1) its own cluster."""
+    keys = np.where(truth >= 0, truth, truth.max(initial=0) + 1 + np.arange(truth.size))
+    return np.unique(keys, return_inverse=True)[1].astype(np.int64)
+
+
+class TrueIdentityClusters(ClusteringHook):
+    """A ClusteringHook that takes `labels` as every epoch's clusters instead of clustering the memory."""
+
+    def __init__(self, *, like: ClusteringHook, labels: np.ndarray) -> None:
+        super().__init__(records=like.records, image_of_slot=like.image_of_slot, settings=like.settings,
+                         device=like.device, scorer=like.scorer, progress=like.progress)
+        self.labels = labels
+
+    def find_clusters(self, features: torch.Tensor) -> np.ndarray:
+        return self.labels
 
 
 def init_overrides(init_from: Path | None, init_parts: str) -> tuple[str, ...]:
@@ -150,6 +176,10 @@ def _build(row: Row, cfg: dict[str, Any], data: SceneSearchData, resume: str | N
         return trainer, device, lambda: du.unwrap_model(trainer.model)
     trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=identity_scorer(data),
                                     extra_hooks=extra_hooks)
+    if row.true_clusters:
+        labels = true_cluster_labels(training_identities(data))
+        trainer.hooks = [TrueIdentityClusters(like=hook, labels=labels)
+                         if isinstance(hook, ClusteringHook) else hook for hook in trainer.hooks]
     return trainer, device, lambda: du.unwrap_model(trainer.model).search_model
 
 

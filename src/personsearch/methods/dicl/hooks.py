@@ -80,14 +80,17 @@ class ClusteringHook(HookBase):
             model.train()
         model.memory.initialise(broadcast_from_main(features))
 
+    def find_clusters(self, features: torch.Tensor) -> np.ndarray:
+        """(num_slots,) contiguous cluster labels of the memory `features`."""
+        return cluster_memory_features(features, self.image_of_slot, self.settings, must_links=self.must_links)
+
     def before_epoch(self, trainer: "Trainer") -> None:
         memory = du.unwrap_model(trainer.model).memory
         labels = torch.zeros_like(memory.labels)
         stats: dict[str, Any] = {}
         if du.is_main_process():
             start = time.perf_counter()
-            found = cluster_memory_features(memory.features.detach().cpu(), self.image_of_slot, self.settings,
-                                            must_links=self.must_links)
+            found = self.find_clusters(memory.features.detach().cpu())
             sizes = np.bincount(found)
             stats = {"cluster/seconds": time.perf_counter() - start, "cluster/num_clusters": float(sizes.size),
                      "cluster/singletons": float((sizes == 1).sum()),

@@ -122,8 +122,13 @@ def test_model(search_model: nn.Module, settings: DICLSettings) -> nn.Module:
     return search_model
 
 
+def training_identities(data: SceneSearchData) -> np.ndarray:
+    """The training boxes' identities in memory-slot order (for scoring and diagnostics, never training)."""
+    return np.concatenate([np.asarray(r.pids, dtype=np.int64).reshape(-1) for r in data.train] or [np.zeros(0, int)])
+
+
 def identity_scorer(data: SceneSearchData):
-    truth = np.concatenate([np.asarray(r.pids, dtype=np.int64).reshape(-1) for r in data.train] or [np.zeros(0, int)])
+    truth = training_identities(data)
     return lambda labels: pairwise_precision_recall(labels, truth)
 
 
