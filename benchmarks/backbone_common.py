@@ -58,11 +58,13 @@ def config_digest(cfg: dict[str, Any], *, leave_out: tuple[str, ...] = ("output_
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def ensure_prw_world(size: str, seed: int, cache: Path) -> Path:
-    """`cache/prw-SIZE-seedSEED`, written once (later runs reuse it)."""
+def ensure_prw_world(size: str, seed: int, cache: Path, world_overrides: dict[str, Any] | None = None) -> Path:
+    """`cache/prw-SIZE-seedSEED` (with `-KEY-VALUE` per WorldSpec override), written once (later runs
+    reuse it)."""
     from personsearch.data.world_cache import ensure_synthetic_dataset
 
-    return ensure_synthetic_dataset("prw", Path(cache) / f"prw-{size}-seed{seed}", size=size, seed=seed)
+    name = f"prw-{size}-seed{seed}" + "".join(f"-{key}-{value}" for key, value in sorted((world_overrides or {}).items()))
+    return ensure_synthetic_dataset("prw", Path(cache) / name, size=size, seed=seed, world_overrides=world_overrides)
 
 
 def preset_config(variant: Variant, extra: list[str] = ()) -> dict[str, Any]:

@@ -31,12 +31,14 @@ boxes). The BENCHMARKS.md section `dicl-prw` is rewritten from every finished
 row's JSON after each row. Another budget keeps its own files and section, e.g.
 `--minutes 90 --results benchmarks/results/dicl_prw_90min --output runs/bench_dicl_90min
 --section dicl-prw-90min`; so does a start from a pre-trained model (`--init-from CKPT
---init-parts backbone`, e.g. the hybrid pre-training of bench_pretrain.py).
+--init-parts backbone`, e.g. the hybrid pre-training of bench_pretrain.py), and so does another
+make of world (`--world near_twin_fraction=0`: any WorldSpec field).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -48,6 +50,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 
 import report as bench_report
 from backbone_common import config_digest, ensure_prw_world
@@ -147,6 +150,20 @@ class TrueIdentityClusters(ClusteringHook):
 
     def find_clusters(self, features: torch.Tensor) -> np.ndarray:
         return self.labels
+
+
+def world_overrides(pairs: list[str]) -> dict[str, Any]:
+    """WorldSpec fields from KEY=VALUE strings (values read as YAML); an unknown field is an error."""
+    from personsearch.data.synth.world import WorldSpec
+
+    fields = {f.name for f in dataclasses.fields(WorldSpec)}
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in fields:
+            raise SystemExit(f"--world {pair!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
 
 
 def init_overrides(init_from: Path | None, init_parts: str) -> tuple[str, ...]:
@@ -499,7 +516,8 @@ def write_section(results: dict[str, dict[str, Any]], data: SceneSearchData, arg
                           [[r["features"], f"{r['nn_other_frame']:.3f}", f"{r['nn_other_camera']:.3f}",
                             *[f"{c['pair_precision']:.2f} / {c['pair_recall']:.2f}" for c in r["clusters"]]]
                            for r in probe["rows"]]))
-    world = f"synthetic `prw` world, size `{args.size}`, seed {args.seed}"
+    world = f"synthetic `prw` world, size `{args.size}`, seed {args.seed}" + "".join(
+        f", `{key}` {value}" for key, value in sorted(args.world.items()))
     body = (
         f"## DICL (weakly supervised) against fully supervised training (PRW protocol, {args.minutes:g} CPU min per row"
         f"{', from a pre-trained model' if args.init else ''})\n\n"
@@ -560,12 +578,16 @@ def main() -> None:
                         help="model.init_parts for --init-from (a pre-trained NAE fits the DICL model's backbone only)")
     parser.add_argument("--instance-cost", type=Path, metavar="CKPT",
                         help="only measure the test-time instance branch's cost with this checkpoint, then exit")
+    parser.add_argument("--world", action="append", default=[], metavar="KEY=VALUE",
+                        help="a WorldSpec field of the synthetic world, e.g. near_twin_fraction=0 (its own world "
+                             "folder in --cache; needs its own --results, --output and --section)")
     args = parser.parse_args()
     args.init = init_overrides(args.init_from, args.init_parts)
+    args.world = world_overrides(args.world)
 
     RESULTS_DIR = args.results
     torch.set_num_threads(args.train_threads)
-    root = ensure_prw_world(args.size, args.seed, args.cache)
+    root = ensure_prw_world(args.size, args.seed, args.cache, args.world)
     data = load_dataset("prw", root)
     if args.max_queries:
         data.queries = list(data.queries[: args.max_queries])
