@@ -38,7 +38,6 @@ make of world (`--world near_twin_fraction=0`: any WorldSpec field).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import shutil
@@ -50,7 +49,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 import report as bench_report
 from backbone_common import config_digest, ensure_prw_world
@@ -61,6 +59,7 @@ from personsearch.config import load_config
 from personsearch.data.catalog import load_dataset
 from personsearch.data.records import SceneSearchData
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
+from personsearch.data.world_cache import parse_world_overrides
 from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
 from personsearch.engine.inference import detect_scenes
@@ -150,20 +149,6 @@ class TrueIdentityClusters(ClusteringHook):
 
     def find_clusters(self, features: torch.Tensor) -> np.ndarray:
         return self.labels
-
-
-def world_overrides(pairs: list[str]) -> dict[str, Any]:
-    """WorldSpec fields from KEY=VALUE strings (values read as YAML); an unknown field is an error."""
-    from personsearch.data.synth.world import WorldSpec
-
-    fields = {f.name for f in dataclasses.fields(WorldSpec)}
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or key not in fields:
-            raise SystemExit(f"--world {pair!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}")
-        overrides[key] = yaml.safe_load(value)
-    return overrides
 
 
 def init_overrides(init_from: Path | None, init_parts: str) -> tuple[str, ...]:
@@ -583,7 +568,7 @@ def main() -> None:
                              "folder in --cache; needs its own --results, --output and --section)")
     args = parser.parse_args()
     args.init = init_overrides(args.init_from, args.init_parts)
-    args.world = world_overrides(args.world)
+    args.world = parse_world_overrides(args.world)
 
     RESULTS_DIR = args.results
     torch.set_num_threads(args.train_threads)

@@ -77,6 +77,26 @@ def test_cli_generate_prints_caps(tmp_path, capsys):
     assert "note: gallery size 100 capped at" in capsys.readouterr().out
 
 
+def test_cli_generate_world_overrides(tmp_path, capsys):
+    out = tmp_path / "prw"
+    assert main(["data", "generate", "--format", "prw", "--size", "tiny", "--out", str(out), "--workers", "1",
+                 "--world", "num_cameras=2", "--world", "near_twin_fraction=0"]) == 0
+    data = load_dataset("prw", out)
+    assert {r.camera for r in data.train + data.gallery} == {1, 2}
+    assert main(["data", "generate", "--format", "prw", "--out", str(tmp_path / "x"), "--world", "near_twins=0"]) == 1
+    assert "world override 'near_twins=0': expected KEY=VALUE with KEY one of" in capsys.readouterr().err
+
+
+def test_parse_world_overrides_reads_yaml_values():
+    from personsearch.data.world_cache import parse_world_overrides, world_fields
+
+    parsed = parse_world_overrides(["camera_cast=[1.1, 1, 0.9]", "near_twin_fraction=0.5"])
+    assert parsed == {"camera_cast": [1.1, 1, 0.9], "near_twin_fraction": 0.5}
+    assert world_fields(parsed)["camera_cast"] == (1.1, 1, 0.9)
+    with pytest.raises(ValueError, match="'num_cameras': expected KEY=VALUE"):
+        parse_world_overrides(["num_cameras"])
+
+
 def test_write_dataset_passes_options(tmp_path):
     result = write_dataset("luperson", FakeWorld(), tmp_path, show_progress=False)
     assert result.num_images == 17

@@ -25,8 +25,9 @@ def _list_world_sizes() -> list[str]:
 def _generate(args: argparse.Namespace) -> int:
     from personsearch.data.catalog import write_dataset
     from personsearch.data.synth.world import SynthWorld
+    from personsearch.data.world_cache import parse_world_overrides, world_fields
 
-    world = SynthWorld(size=args.size, seed=args.seed)
+    world = SynthWorld(size=args.size, seed=args.seed, **world_fields(parse_world_overrides(args.world)))
     result = write_dataset(args.format, world, args.out, workers=args.workers, show_progress=True)
     print(f"wrote {args.format}: {result.num_images} images to {result.root}")
     for note in result.notes:
@@ -64,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", required=True, help="output folder")
     generate.add_argument("--workers", type=int, default=2, help="processes rendering the world")
+    generate.add_argument("--world", action="append", default=[], metavar="KEY=VALUE",
+                          help="a field of the world's make (WorldSpec), e.g. near_twin_fraction=0; repeatable")
     generate.set_defaults(func=_generate)
 
     stats = commands.add_parser("stats", help="load a dataset and print per-split statistics")

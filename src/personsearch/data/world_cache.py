@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
+
+import yaml
 
 from personsearch.utils.atomic import atomic_write_json
 
@@ -29,7 +32,7 @@ def ensure_synthetic_dataset(
         print(f"reusing the synthetic {dataset} world in {root}")
         return root
     print(f"writing a synthetic {dataset}-format world ({size}, seed {seed}) to {root}")
-    world = SynthWorld(size=size, seed=seed, **_world_fields(world_overrides or {}))
+    world = SynthWorld(size=size, seed=seed, **world_fields(world_overrides or {}))
     result = write_dataset(dataset, world, root, workers=workers,
                            show_progress=show_progress)
     for note in result.notes:
@@ -38,7 +41,22 @@ def ensure_synthetic_dataset(
     return root
 
 
-def _world_fields(overrides: Mapping[str, Any]) -> dict[str, Any]:
+def parse_world_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """WorldSpec fields from `KEY=VALUE` strings (values read as YAML, e.g. `near_twin_fraction=0`,
+    `camera_cast=[1.1,1,0.9]`); an unknown field or a string without `=` is an error naming it."""
+    from personsearch.data.synth.world import WorldSpec
+
+    fields = {f.name for f in dataclasses.fields(WorldSpec)}
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in fields:
+            raise ValueError(f"world override {pair!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(fields))}")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def world_fields(overrides: Mapping[str, Any]) -> dict[str, Any]:
     """WorldSpec values from YAML/JSON: lists become the tuples the spec holds."""
     def as_tuple(value: Any) -> Any:
         return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
