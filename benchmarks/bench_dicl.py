@@ -64,7 +64,7 @@ from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, bui
 from personsearch.engine import distributed as du
 from personsearch.engine.inference import detect_scenes
 from personsearch.methods.dicl.hooks import ClusteringHook
-from personsearch.methods.dicl.recipe import DICLSettings, build_dicl_trainer, identity_scorer, training_identities
+from personsearch.methods.dicl.recipe import DICLSettings, box_identities, build_dicl_trainer, identity_scorer
 from personsearch.methods.dicl.siamese import InstanceAveragedSearch
 from personsearch.methods.supervised import EvalSettings, build_model, derive_model_kwargs
 from personsearch.models.init_from import INIT_PARTS
@@ -179,7 +179,7 @@ def _build(row: Row, cfg: dict[str, Any], data: SceneSearchData, resume: str | N
     trainer, _ = build_dicl_trainer(cfg, data, device=device, resume=resume, cluster_scorer=identity_scorer(data),
                                     extra_hooks=extra_hooks)
     if row.true_clusters:
-        labels = true_cluster_labels(training_identities(data))
+        labels = true_cluster_labels(box_identities(data.train))
         trainer.hooks = [TrueIdentityClusters(like=hook, labels=labels)
                          if isinstance(hook, ClusteringHook) else hook for hook in trainer.hooks]
     return trainer, device, lambda: du.unwrap_model(trainer.model).search_model
@@ -330,7 +330,7 @@ def measure_cluster_sweep(data: SceneSearchData, frames: int | None) -> dict[str
 
     records = data.train[:frames] if frames else data.train
     weak = strip_identities(records)
-    truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
+    truth = box_identities(records)
     start = time.process_time()
     features = initial_memory(weak)
     init_seconds = time.process_time() - start
@@ -386,7 +386,7 @@ def measure_memory_probe(data: SceneSearchData, output: Path, reference: Path, i
 
     records = [r for r in data.train if len(r.boxes)]
     weak = strip_identities(records)
-    truth = np.concatenate([np.asarray(r.pids, np.int64).reshape(-1) for r in records])
+    truth = box_identities(records)
     cameras = np.concatenate([np.full(len(r.boxes), r.camera) for r in records])
     image_of = image_of_slot(weak)
     start = "the pre-trained model" if init else "ImageNet backbone"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -122,13 +122,13 @@ def test_model(search_model: nn.Module, settings: DICLSettings) -> nn.Module:
     return search_model
 
 
-def training_identities(data: SceneSearchData) -> np.ndarray:
-    """The training boxes' identities in memory-slot order (for scoring and diagnostics, never training)."""
-    return np.concatenate([np.asarray(r.pids, dtype=np.int64).reshape(-1) for r in data.train] or [np.zeros(0, int)])
+def box_identities(records: Sequence[Any]) -> np.ndarray:
+    """The records' box identities in memory-slot order (for scoring and diagnostics, never training)."""
+    return np.concatenate([np.asarray(r.pids, dtype=np.int64).reshape(-1) for r in records] or [np.zeros(0, int)])
 
 
 def identity_scorer(data: SceneSearchData):
-    truth = training_identities(data)
+    truth = box_identities(data.train)
     return lambda labels: pairwise_precision_recall(labels, truth)
 
 
