@@ -19,7 +19,8 @@ run folder, so a resumed run follows the same plan. Pre-training stops at epoch 
 checkpoint every `method.iterations_per_epoch`); fine-tunes stop at their planned iteration.
 CPU seconds spent are recorded at every epoch end, so an interrupted run resumes from its last
 checkpoint with the CPU it had already spent. A half-done run whose configuration has changed since is moved
-aside (NAME.stale), not resumed. Each finished pre-training and each scored row is
+aside (NAME.stale), not resumed; a kept pre-training whose checkpoint is missing is retrained to its
+recorded plan. Each finished pre-training and each scored row is
 kept as JSON in `--results` (committed); a pre-trained row's result is kept only while its
 pre-training's configuration is unchanged (code changes are not part of that digest). `--report-only`
 rebuilds BENCHMARKS.md's `pretrain-prw` section from those files; rows not yet run show as pending.
@@ -235,9 +236,15 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
     cfg = load_config(preset, base)
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text())
-        if (summary.get("minutes") == minutes and summary["plan"].get("config") == config_digest(cfg)
-                and (folder / PRETRAINED_FILE).is_file()):
-            return summary
+        if summary.get("minutes") == minutes and summary["plan"].get("config") == config_digest(cfg):
+            if (folder / PRETRAINED_FILE).is_file():
+                return summary
+            if not (folder / PLAN_FILE).is_file():
+                # the kept run's checkpoint is gone (a new machine): retrain to its recorded plan, not
+                # a new probe, so that the rebuilt model has the schedule the kept rows were tuned from
+                print(f"pre-training {p.name}: checkpoint missing; retraining to the recorded plan")
+                folder.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(folder / PLAN_FILE, summary["plan"])
 
     def probe() -> tuple[float, int]:
         probe_cfg = load_config(preset, base + [f"output_dir={folder / 'probe'}"])
