@@ -20,7 +20,10 @@ checkpoint every `method.iterations_per_epoch`); fine-tunes stop at their planne
 CPU seconds spent are recorded at every epoch end, so an interrupted run resumes from its last
 checkpoint with the CPU it had already spent. A half-done run whose configuration has changed since is moved
 aside (NAME.stale), not resumed; a kept pre-training whose checkpoint is missing is retrained to its
-recorded plan. Each finished pre-training and each scored row is
+recorded plan. Two processes can complete the tables side by side (`--rows` split between them;
+more than two on two cores make every CPU minute buy fewer iterations): a run is trained by one
+process at a time (a lock file beside its folder), and a process that needs a run another is
+training waits for it. Each finished pre-training and each scored row is
 kept as JSON in `--results` (committed); a pre-trained row's result is kept only while its
 pre-training's configuration is unchanged (code changes are not part of that digest). `--report-only`
 rebuilds BENCHMARKS.md's `pretrain-prw` section from those files; rows not yet run show as pending.
@@ -29,6 +32,7 @@ rebuilds BENCHMARKS.md's `pretrain-prw` section from those files; rows not yet r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 
 import report as bench_report
 from backbone_common import config_digest, ensure_prw_world
@@ -137,6 +142,23 @@ _ROWS += [
 ROWS = {row.name: row for row in _ROWS}
 
 
+@contextlib.contextmanager
+def _exclusive(folder: Path):
+    """One process at a time trains the run in `folder`: a second benchmark process that needs the
+    same run (a shared pre-training, say) waits for the first, then finds it finished."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(f"{folder}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"{folder}: another process is training it; waiting")
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 # ------------------------------------------------------------------------------ budgets
 class CpuBudget(HookBase):
     """CPU seconds of this process, cumulative over resumed runs: `SPENT_FILE` in the run folder
@@ -229,8 +251,15 @@ def _compressed(settings: TrainSettings, planned_epochs: float) -> dict[str, Any
 def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, probe_iters: int,
              extra: list[str], preset: str = PRETRAIN_PRESET) -> dict[str, Any]:
     """The pre-training run `p` within `minutes` of CPU, resumed if interrupted; its summary JSON."""
-    summary_path = results / f"pretrain_{p.name}.json"
     folder = output / "pretrain" / p.name
+    with _exclusive(folder):
+        return _pretrain(p, folder=folder, minutes=minutes, results=results, probe_iters=probe_iters,
+                         extra=extra, preset=preset)
+
+
+def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, probe_iters: int,
+              extra: list[str], preset: str) -> dict[str, Any]:
+    summary_path = results / f"pretrain_{p.name}.json"
     base = p.overrides() + [f"output_dir={folder}", "train.tensorboard=false", "train.workers=0",
                             "train.progress=false"] + extra
     cfg = load_config(preset, base)
@@ -450,23 +479,25 @@ def main() -> None:
                     init_from = summary["checkpoint"]
                 else:
                     minutes += summary["cpu_minutes"]
-            saved = _load(args.results / f"{name}.json")
-            # rows without pre-training depend on the fine-tuning settings only (their older results
-            # also recorded the pre-training settings of their day, which are ignored)
-            if saved and {k: saved.get("settings", {}).get(k) for k in row_key} == row_key:
-                print(f"{name}: kept result")
-                continue
-            run = finetune(row, root=root, minutes=minutes, output=args.output,
-                           probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
-                           extra=args.finetune_override, pretraining_config=pretraining_config)
-            run["settings"] = row_key
-            atomic_write_json(args.results / f"{name}.json", run)
+            with _exclusive(args.output / "finetune" / name):
+                saved = _load(args.results / f"{name}.json")
+                # rows without pre-training depend on the fine-tuning settings only (their older results
+                # also recorded the pre-training settings of their day, which are ignored)
+                if saved and {k: saved.get("settings", {}).get(k) for k in row_key} == row_key:
+                    print(f"{name}: kept result")
+                    continue
+                run = finetune(row, root=root, minutes=minutes, output=args.output,
+                               probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
+                               extra=args.finetune_override, pretraining_config=pretraining_config)
+                run["settings"] = row_key
+                atomic_write_json(args.results / f"{name}.json", run)
             plain = run.get("reports", {}).get("plain", {})
             print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f} top-1 {plain.get('top1', float('nan')):.2f}")
-    body = write_report(args.results, settings_line)
-    print(body)
-    if not args.no_write:
-        bench_report.update_section(SECTION, body)
+    with _exclusive(args.output / "report"):
+        body = write_report(args.results, settings_line)
+        print(body)
+        if not args.no_write:
+            bench_report.update_section(SECTION, body)
 
 
 if __name__ == "__main__":
