@@ -6,6 +6,7 @@ A checkpoint is a dict with "model_kwargs" (the keyword arguments given to
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -27,8 +28,8 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-@MODELS.register("seqnet")
-def build_seqnet(
+def _on_backbone(
+    model_class: type[SeqNet],
     *,
     num_pids: int,
     backbone: str = "resnet50",
@@ -39,28 +40,14 @@ def build_seqnet(
     freeze_head: bool = False,
     **kwargs: Any,
 ) -> SeqNet:
-    """SeqNet + NAE on a registered backbone; other keyword arguments are `SeqNet`'s (sizes, RPN/RoI, OIM...)."""
+    """`model_class` on a registered backbone; other keyword arguments are `SeqNet`'s (sizes, RPN/RoI, OIM...)."""
     parts = build_backbone(backbone, weights=backbone_weights, freeze_bn=freeze_bn, freeze_stem=freeze_stem,
                            freeze_body=freeze_body, freeze_head=freeze_head)
-    return SeqNet(backbone=parts, num_pids=num_pids, **kwargs)
+    return model_class(backbone=parts, num_pids=num_pids, **kwargs)
 
 
-@MODELS.register("nae")
-def build_nae(
-    *,
-    num_pids: int,
-    backbone: str = "resnet50",
-    backbone_weights: str = "none",
-    freeze_bn: bool = True,
-    freeze_stem: bool = True,
-    freeze_body: bool = False,
-    freeze_head: bool = False,
-    **kwargs: Any,
-) -> NAE:
-    """NAE (SeqNet without its second stage) on a registered backbone; other keyword arguments are `SeqNet`'s."""
-    parts = build_backbone(backbone, weights=backbone_weights, freeze_bn=freeze_bn, freeze_stem=freeze_stem,
-                           freeze_body=freeze_body, freeze_head=freeze_head)
-    return NAE(backbone=parts, num_pids=num_pids, **kwargs)
+build_seqnet = MODELS.register("seqnet")(functools.partial(_on_backbone, SeqNet))  # SeqNet + NAE
+build_nae = MODELS.register("nae")(functools.partial(_on_backbone, NAE))  # SeqNet without its second stage
 
 
 def build_search_model(name: str = "seqnet", **kwargs: Any) -> nn.Module:
