@@ -63,6 +63,8 @@ FINETUNE_PRESET = "preset:seqnet_synth_prw"
 PRETRAIN_PRESET = "preset:pretrain_synth"
 ALL_SOURCES = ("crowdhuman", "ecp", "msmt17", "cuhk03", "luperson")
 PLAN_FILE, SPENT_FILE = "plan.json", "cpu_spent.json"
+PERCENTS = (20, 40, 60, 80, 100)
+FRACTION_FIGURE = bench_report.BENCHMARKS_FILE.parent / "docs" / "pretrain_fraction.png"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -381,6 +383,47 @@ def _cells(run: dict[str, Any] | None) -> list[Any]:
             f"{run['cpu_minutes']:.1f} / {run['iterations']}"]
 
 
+FRACTION_BASES = ("mnv2_imagenet", "mnv2_pre_all")
+
+
+def _fraction_row(base: str, percent: int) -> str:
+    return base if percent == 100 else f"{base}_f{percent}"
+
+
+def plot_fraction_curve(results: Path, out_path: Path) -> Path:
+    """Fig. 5's analogue: mAP, cross-camera mAP and detection AP against the share of the target's
+    training frames, for both inits (finished rows only), with ImageNet on all frames as a line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from personsearch.utils.atomic import atomic_path
+
+    panels = (("mAP", "plain", "mAP"), ("cross-camera mAP", "cross", "mAP"), ("detection AP", "plain", "det_ap"))
+    figure = Figure(figsize=(12, 3.8), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(panels))
+    for base, label in zip(FRACTION_BASES, ("ImageNet", "pre-trained whole model")):
+        runs = [(percent, _load(results / f"{_fraction_row(base, percent)}.json")) for percent in PERCENTS]
+        runs = [(percent, run) for percent, run in runs if run and not run.get("error")]
+        for ax, (title, protocol, metric) in zip(axes, panels):
+            points = [(percent, run["reports"][protocol][metric]) for percent, run in runs
+                      if metric in run["reports"][protocol]]
+            ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=label)
+            full = dict(points).get(100)
+            if base == "mnv2_imagenet" and full is not None:
+                ax.axhline(full, color="grey", linestyle="--", linewidth=1, label="ImageNet, 100%")
+            ax.set_title(title)
+    for ax in axes:
+        ax.set_xlabel("target training frames (%)")
+        ax.set_xticks(PERCENTS)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.subplots_adjust(left=0.05, right=0.98, bottom=0.14, top=0.9, wspace=0.2)
+    with atomic_path(out_path, suffix=".png") as tmp:
+        figure.savefig(tmp, format="png")
+    return out_path
+
+
 def write_report(results: Path, settings_line: str) -> str:
     rows = {name: _load(results / f"{name}.json") for name in ROWS}
     pretrains = {name: _load(results / f"pretrain_{name}.json") for name in PRETRAININGS}
@@ -389,10 +432,9 @@ def write_report(results: Path, settings_line: str) -> str:
         ["backbone", "init", *metrics],
         [[ROWS[n].backbone, ROWS[n].init, *_cells(rows[n])] for n in ROWS if ROWS[n].table == "backbones"])
     fraction_rows = []
-    for percent in (20, 40, 60, 80, 100):
-        suffix = "" if percent == 100 else f"_f{percent}"
-        for base in ("mnv2_imagenet", "mnv2_pre_all"):
-            name = base + suffix
+    for percent in PERCENTS:
+        for base in FRACTION_BASES:
+            name = _fraction_row(base, percent)
             fraction_rows.append([f"{percent}%", ROWS[name].init, *_cells(rows[name])])
     fraction = bench_report.markdown_table(["target frames", "init", *metrics], fraction_rows)
     source_rows = []
@@ -418,7 +460,8 @@ def write_report(results: Path, settings_line: str) -> str:
             "`--report-only` completes the tables, resuming interrupted runs. The last column is the CPU minutes "
             "and iterations each fine-tune used.\n\n"
             f"### Pre-training runs\n\n{pre}\n### Backbones (Table 1)\n\n{backbones}\n"
-            f"### Target-data fraction (Fig. 5)\n\n{fraction}\n### Alignment modules as sources are added (Fig. 6)\n\n"
+            f"### Target-data fraction (Fig. 5)\n\n{fraction}\n![Fig. 5 analogue](docs/{FRACTION_FIGURE.name})\n\n"
+            "### Alignment modules as sources are added (Fig. 6)\n\n"
             f"{sources}\n### Crop placement (Table 4)\n\n{placement}")
     return body
 
@@ -498,6 +541,7 @@ def main() -> None:
         print(body)
         if not args.no_write:
             bench_report.update_section(SECTION, body)
+            plot_fraction_curve(args.results, FRACTION_FIGURE)
 
 
 if __name__ == "__main__":
