@@ -79,7 +79,10 @@ class Pretraining:
     def overrides(self) -> list[str]:
         # BatchNorm trains in every pre-training (the preset's freeze_bn: false); a random stem trains too
         pretrained_stem = "false" if self.weights == "none" else "true"
-        out = [f"model.backbone={self.backbone}", f"model.backbone_weights={self.weights}",
+        # the schedule each plan compresses to its budget: 16 epochs, the LR step at 12 (the preset's
+        # own default is that compression at 45 minutes)
+        out = ["train.epochs=16", "train.milestones=[12]",
+               f"model.backbone={self.backbone}", f"model.backbone_weights={self.weights}",
                f"model.freeze_stem={pretrained_stem}",
                f"method.alignment={str(self.alignment).lower()}", f"data.placement={self.placement}"]
         return out + [f"data.sources.{s}=null" for s in ALL_SOURCES if s not in self.sources]
