@@ -9,7 +9,9 @@ Every fine-tune is NAE (the paper's Table 1 model) from the `seqnet_synth_prw` p
 time) on the PRW-format world (`--size`, `--seed`), then scored with the PRW protocol (all
 gallery, CBGM, cross-camera) and detection AP. Pre-trained rows start from a pre-training run of
 the `pretrain_synth` preset (five synthetic sub-task sources with their own people, camera looks
-and scene statistics; seeds 1101-1501, never the target's) given `--pretrain-minutes` of CPU.
+and scene statistics; seeds 1101-1501, never the target's) given `--pretrain-minutes` of CPU. The
+ablation pre-trainings (fewer sources, no IAM, random_paste) take the plan of the run they are
+compared with, so that each differs from it only in what it ablates, not in its iterations.
 `mnv2_imagenet_charged` starts from ImageNet and fine-tunes for the budget plus the CPU minutes
 its pre-training used: the pre-trained rows' total compute.
 
@@ -75,6 +77,7 @@ class Pretraining:
     sources: tuple[str, ...] = ALL_SOURCES
     alignment: bool = True
     placement: str = "expand_resize"
+    schedule_of: str | None = None  # take that pre-training's plan (its iterations and LR steps) instead of a probe
 
     def overrides(self) -> list[str]:
         # BatchNorm trains in every pre-training (the preset's freeze_bn: false); a random stem trains too
@@ -116,10 +119,13 @@ class Row:
 
 PRETRAININGS = {p.name: p for p in (
     Pretraining("mnv2_5src_iam", "mobilenet_v2", "offline"),
-    Pretraining("mnv2_5src_noiam", "mobilenet_v2", "offline", alignment=False),
-    Pretraining("mnv2_4src_iam", "mobilenet_v2", "offline", sources=ALL_SOURCES[:4]),
-    Pretraining("mnv2_4src_noiam", "mobilenet_v2", "offline", sources=ALL_SOURCES[:4], alignment=False),
-    Pretraining("mnv2_5src_iam_paste", "mobilenet_v2", "offline", placement="random_paste"),
+    # the ablations train as many iterations as the run they are compared with, whatever each costs
+    Pretraining("mnv2_5src_noiam", "mobilenet_v2", "offline", alignment=False, schedule_of="mnv2_5src_iam"),
+    Pretraining("mnv2_4src_iam", "mobilenet_v2", "offline", sources=ALL_SOURCES[:4], schedule_of="mnv2_5src_iam"),
+    Pretraining("mnv2_4src_noiam", "mobilenet_v2", "offline", sources=ALL_SOURCES[:4], alignment=False,
+                schedule_of="mnv2_5src_iam"),
+    Pretraining("mnv2_5src_iam_paste", "mobilenet_v2", "offline", placement="random_paste",
+                schedule_of="mnv2_5src_iam"),
     Pretraining("resnet18_5src_iam", "resnet18", "none"),
     Pretraining("shufflenet_5src_iam", "shufflenet_v2_x1_0", "none"),
 )}
@@ -220,11 +226,10 @@ def _probe(make_trainer, probe_iters: int) -> tuple[float, int]:
     return statistics.mean(timed), len(trainer.train_loader)
 
 
-def _plan(folder: Path, make_probe, probe_iters: int, minutes: float, cfg: dict[str, Any]) -> dict[str, Any]:
+def _plan(folder: Path, make_probe, probe_iters: int, minutes: float, digest: str) -> dict[str, Any]:
     """The compressed schedule, probed once and kept in the run folder. A half-done run of another
-    configuration is moved aside (to NAME.stale) instead of being resumed."""
+    configuration (`digest`) is moved aside (to NAME.stale) instead of being resumed."""
     path = folder / PLAN_FILE
-    digest = config_digest(cfg)
     if path.is_file():
         plan = json.loads(path.read_text())
         if plan.get("config", digest) != digest:
@@ -259,30 +264,56 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
              extra: list[str], preset: str = PRETRAIN_PRESET) -> dict[str, Any]:
     """The pre-training run `p` within `minutes` of CPU, resumed if interrupted; its summary JSON."""
     folder = output / "pretrain" / p.name
+    reference = None
+    if p.schedule_of:
+        ref = PRETRAININGS[p.schedule_of]
+        reference = _kept_summary(ref, minutes=minutes, results=results, digest=_digest(ref, None, extra, preset))
+        if reference is None:
+            reference = pretrain(ref, minutes=minutes, output=output, results=results, probe_iters=probe_iters,
+                                 extra=extra, preset=preset)
     with _exclusive(folder):
         return _pretrain(p, folder=folder, minutes=minutes, results=results, probe_iters=probe_iters,
-                         extra=extra, preset=preset)
+                         extra=extra, preset=preset, reference_plan=reference and reference["plan"])
+
+
+def _base_overrides(p: Pretraining, folder: Path | None, extra: list[str]) -> list[str]:
+    return p.overrides() + [f"output_dir={folder}", "train.tensorboard=false", "train.workers=0",
+                            "train.progress=false"] + extra
+
+
+def _digest(p: Pretraining, reference_plan: dict[str, Any] | None, extra: list[str], preset: str) -> str:
+    """What the run trains with: its configuration and, for an ablation, the schedule it borrows."""
+    cfg = load_config(preset, _base_overrides(p, None, extra))
+    if reference_plan is not None:
+        cfg["schedule_of"] = {"name": p.schedule_of, "planned_iterations": reference_plan["planned_iterations"]}
+    return config_digest(cfg)
+
+
+def _kept_summary(p: Pretraining, *, minutes: float, results: Path, digest: str) -> dict[str, Any] | None:
+    """The kept result of `p`, if it was run with this budget and configuration."""
+    summary = _load(results / f"pretrain_{p.name}.json")
+    if summary and summary.get("minutes") == minutes and summary["plan"].get("config") == digest:
+        return summary
+    return None
 
 
 def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, probe_iters: int,
-              extra: list[str], preset: str) -> dict[str, Any]:
+              extra: list[str], preset: str, reference_plan: dict[str, Any] | None) -> dict[str, Any]:
     summary_path = results / f"pretrain_{p.name}.json"
-    base = p.overrides() + [f"output_dir={folder}", "train.tensorboard=false", "train.workers=0",
-                            "train.progress=false"] + extra
+    base = _base_overrides(p, folder, extra)
     cfg = load_config(preset, base)
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
-        if summary.get("minutes") == minutes and summary["plan"].get("config") == config_digest(cfg):
-            if (folder / PRETRAINED_FILE).is_file():
-                return summary
-            if not (folder / PLAN_FILE).is_file():
-                # the kept run's checkpoint is gone (a new machine): retrain to its recorded plan, not
-                # a new probe, so that the rebuilt model has the schedule the kept rows were tuned from
-                print(f"pre-training {p.name}: checkpoint missing; retraining to the recorded plan")
-                folder.mkdir(parents=True, exist_ok=True)
-                atomic_write_json(folder / PLAN_FILE, summary["plan"])
+    digest = _digest(p, reference_plan, extra, preset)
+    if (summary := _kept_summary(p, minutes=minutes, results=results, digest=digest)) is not None:
+        if (folder / PRETRAINED_FILE).is_file():
+            return summary
+        if not (folder / PLAN_FILE).is_file():
+            # the kept run's checkpoint is gone (a new machine): retrain to its recorded plan, not
+            # a new probe, so that the rebuilt model has the schedule the kept rows were tuned from
+            print(f"pre-training {p.name}: checkpoint missing; retraining to the recorded plan")
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(folder / PLAN_FILE, summary["plan"])
 
-    def probe() -> tuple[float, int]:
+    def own_probe() -> tuple[float, int]:
         probe_cfg = load_config(preset, base + [f"output_dir={folder / 'probe'}"])
         holder: dict[str, Any] = {}
 
@@ -298,12 +329,16 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
             pass
         return _probe(lambda: holder["trainer"], probe_iters)
 
-    plan = _plan(folder, probe, probe_iters, minutes, cfg)
+    def borrowed() -> tuple[float, int]:
+        return reference_plan["seconds_per_iter"], reference_plan["iters_per_epoch"]
+
+    plan = _plan(folder, own_probe if reference_plan is None else borrowed, probe_iters, minutes, digest)
     settings = TrainSettings.from_section(cfg["train"])
     cfg["train"].update(_compressed(settings, plan["planned_epochs"]))
     budget = CpuBudget(folder=folder, seconds=1.25 * 60.0 * minutes, epoch_stop=True)  # the plan rules; a cap
     print(f"pre-training {p.name}: {plan['seconds_per_iter']:.2f} CPU s/iteration -> {cfg['train']['epochs']} epochs "
-          f"of {plan['iters_per_epoch']} in {minutes:g} min")
+          f"of {plan['iters_per_epoch']} in {minutes:g} min"
+          + (f" (the plan of {p.schedule_of})" if reference_plan is not None else ""))
     try:
         pretrain_recipe.train_from_config(cfg, resume="auto", extra_hooks=[budget])
     except StopTraining:
@@ -354,7 +389,8 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
 
     settings = TrainSettings.from_section(cfg["train"])
     plan = _plan(folder, lambda: _probe(lambda: make_trainer(folder / "probe", settings, None)[0], probe_iters),
-                 probe_iters, minutes, cfg if pretraining_config is None else {**cfg, "pretraining": pretraining_config})
+                 probe_iters, minutes,
+                 config_digest(cfg if pretraining_config is None else {**cfg, "pretraining": pretraining_config}))
     settings = dataclasses.replace(settings, **_compressed(settings, plan["planned_epochs"]))
     cfg["train"].update(epochs=settings.epochs, warmup_epochs=settings.warmup_epochs, milestones=settings.milestones)
     trainer, device = make_trainer(folder, settings, "auto")
@@ -453,13 +489,13 @@ def write_report(results: Path, settings_line: str) -> str:
         [["random_paste", *_cells(rows["mnv2_pre_paste"])], ["expand_resize", *_cells(rows["mnv2_pre_all"])]])
     pre_rows = [[name, p["backbone"] if (p := pretrains[name]) else PRETRAININGS[name].backbone,
                  ", ".join(PRETRAININGS[name].sources), "on" if PRETRAININGS[name].alignment else "off",
-                 PRETRAININGS[name].placement,
+                 PRETRAININGS[name].placement, PRETRAININGS[name].schedule_of or "own probe",
                  f"{p['cpu_minutes']:.1f} of {p['minutes']:g}" if p else "pending", p["steps"] if p else "-",
                  p["stop"] if p else "-"]
                 for name in PRETRAININGS]
     pre = bench_report.markdown_table(
-        ["pre-training", "backbone", "sources", "IAM", "placement", "CPU min used of budget", "iterations",
-         "stopped by"], pre_rows)
+        ["pre-training", "backbone", "sources", "IAM", "placement", "plan", "CPU min used of budget",
+         "iterations", "stopped by"], pre_rows)
     body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}\n"
             "Reading: [docs/pretrainps.md](docs/pretrainps.md). `pending`: not run yet; the command above without "
             "`--report-only` completes the tables, resuming interrupted runs. The last column is the CPU minutes "
