@@ -267,10 +267,9 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
     reference = None
     if p.schedule_of:
         ref = PRETRAININGS[p.schedule_of]
-        reference = _kept_summary(ref, minutes=minutes, results=results, digest=_digest(ref, None, extra, preset))
-        if reference is None:
-            reference = pretrain(ref, minutes=minutes, output=output, results=results, probe_iters=probe_iters,
-                                 extra=extra, preset=preset)
+        reference = (_kept_pretraining(ref, minutes=minutes, results=results, extra=extra, preset=preset)
+                     or pretrain(ref, minutes=minutes, output=output, results=results, probe_iters=probe_iters,
+                                 extra=extra, preset=preset))
     with _exclusive(folder):
         return _pretrain(p, folder=folder, minutes=minutes, results=results, probe_iters=probe_iters,
                          extra=extra, preset=preset, reference_plan=reference and reference["plan"])
@@ -287,6 +286,19 @@ def _digest(p: Pretraining, reference_plan: dict[str, Any] | None, extra: list[s
     if reference_plan is not None:
         cfg["schedule_of"] = {"name": p.schedule_of, "planned_iterations": reference_plan["planned_iterations"]}
     return config_digest(cfg)
+
+
+def _kept_pretraining(p: Pretraining, *, minutes: float, results: Path, extra: list[str],
+                      preset: str) -> dict[str, Any] | None:
+    """The kept result of `p` if it is valid today, its checkpoint present or not; None otherwise."""
+    reference_plan = None
+    if p.schedule_of:
+        reference = _kept_pretraining(PRETRAININGS[p.schedule_of], minutes=minutes, results=results, extra=extra,
+                                      preset=preset)
+        if reference is None:
+            return None
+        reference_plan = reference["plan"]
+    return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, reference_plan, extra, preset))
 
 
 def _kept_summary(p: Pretraining, *, minutes: float, results: Path, digest: str) -> dict[str, Any] | None:
@@ -433,7 +445,7 @@ def _fraction_row(base: str, percent: int) -> str:
 
 def plot_fraction_curve(results: Path, out_path: Path) -> Path:
     """Fig. 5's analogue: mAP, cross-camera mAP and detection AP against the share of the target's
-    training frames, for both inits (finished rows only), with ImageNet on all frames as a line."""
+    training frames, for each init (finished rows only), with ImageNet on all frames as a line."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -507,6 +519,13 @@ def write_report(results: Path, settings_line: str) -> str:
     return body
 
 
+def _kept_row(results: Path, name: str, key: dict[str, Any]) -> bool:
+    saved = _load(results / f"{name}.json")
+    # rows without pre-training depend on the fine-tuning settings only (their older results also
+    # recorded the pre-training settings of their day, which are ignored)
+    return bool(saved) and {k: saved.get("settings", {}).get(k) for k in key} == key
+
+
 def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -546,34 +565,40 @@ def main() -> None:
         args.results.mkdir(parents=True, exist_ok=True)
         key = {"finetune_minutes": args.finetune_minutes, "root": str(root), "max_queries": args.max_queries,
                "finetune_overrides": args.finetune_override}
+        pre_args = {"minutes": args.pretrain_minutes, "results": args.results, "extra": args.pretrain_override,
+                    "preset": args.pretrain_config}
+
+        def row_key(summary: dict[str, Any] | None) -> dict[str, Any]:
+            # a kept fine-tune counts only if its pre-training's configuration is today's
+            if summary is None:
+                return key
+            return {**key, "pretrain_minutes": args.pretrain_minutes, "pretrain_config": args.pretrain_config,
+                    "pretrain_overrides": args.pretrain_override, "pretraining_config": summary["plan"]["config"]}
+
         for name in args.rows:
             row = ROWS[name]
-            init_from, pretraining_config, row_key = None, None, key
-            minutes = args.finetune_minutes
-            if row.depends_on:
-                # a kept fine-tune counts only if its pre-training's configuration is today's
-                summary = pretrain(PRETRAININGS[row.depends_on],
-                                   minutes=args.pretrain_minutes, output=args.output, results=args.results,
-                                   probe_iters=args.probe_iters, extra=args.pretrain_override,
-                                   preset=args.pretrain_config)
-                pretraining_config = summary["plan"]["config"]
-                row_key = {**key, "pretrain_minutes": args.pretrain_minutes, "pretrain_config": args.pretrain_config,
-                           "pretrain_overrides": args.pretrain_override, "pretraining_config": pretraining_config}
+            pretraining = PRETRAININGS[row.depends_on] if row.depends_on else None
+            summary = _kept_pretraining(pretraining, **pre_args) if pretraining else None
+            # a kept row needs nothing more, not even its pre-training's checkpoint
+            if (summary or not pretraining) and _kept_row(args.results, name, row_key(summary)):
+                print(f"{name}: kept result")
+                continue
+            init_from, minutes = None, args.finetune_minutes
+            if pretraining:
+                summary = pretrain(pretraining, output=args.output, probe_iters=args.probe_iters, **pre_args)
                 if row.pretraining:
                     init_from = summary["checkpoint"]
                 else:
                     minutes += summary["cpu_minutes"]
             with _exclusive(args.output / "finetune" / name):
-                saved = _load(args.results / f"{name}.json")
-                # rows without pre-training depend on the fine-tuning settings only (their older results
-                # also recorded the pre-training settings of their day, which are ignored)
-                if saved and {k: saved.get("settings", {}).get(k) for k in row_key} == row_key:
+                if _kept_row(args.results, name, row_key(summary)):  # finished by another process meanwhile
                     print(f"{name}: kept result")
                     continue
                 run = finetune(row, root=root, minutes=minutes, output=args.output,
                                probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
-                               extra=args.finetune_override, pretraining_config=pretraining_config)
-                run["settings"] = row_key
+                               extra=args.finetune_override,
+                               pretraining_config=summary and summary["plan"]["config"])
+                run["settings"] = row_key(summary)
                 atomic_write_json(args.results / f"{name}.json", run)
             plain = run.get("reports", {}).get("plain", {})
             print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f} top-1 {plain.get('top1', float('nan')):.2f}")
