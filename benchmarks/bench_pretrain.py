@@ -52,6 +52,7 @@ from backbone_common import config_digest, ensure_prw_world
 from bench_backbones import SKIPPED_PROBE_STEPS, StopTraining, TrainingBudget, evaluate
 
 from personsearch.config import load_config
+from personsearch.data.world_cache import world_record
 from personsearch.data.scene_dataset import SceneDataset, collate_scenes
 from personsearch.engine import HookBase, NonFiniteLossError, TrainSettings, build_trainer, prepare_run
 from personsearch.engine import distributed as du
@@ -315,15 +316,15 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     base = _base_overrides(p, folder, extra)
     cfg = load_config(preset, base)
     digest = _digest(p, reference_plan, extra, preset)
-    if (summary := _kept_summary(p, minutes=minutes, results=results, digest=digest)) is not None:
+    if (earlier := _kept_summary(p, minutes=minutes, results=results, digest=digest)) is not None:
         if (folder / PRETRAINED_FILE).is_file():
-            return summary
+            return earlier
         if not (folder / PLAN_FILE).is_file():
             # the kept run's checkpoint is gone (a new machine): retrain to its recorded plan, not
             # a new probe, so that the rebuilt model has the schedule the kept rows were tuned from
             print(f"pre-training {p.name}: checkpoint missing; retraining to the recorded plan")
             folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(folder / PLAN_FILE, summary["plan"])
+            atomic_write_json(folder / PLAN_FILE, earlier["plan"])
 
     def own_probe() -> tuple[float, int]:
         probe_cfg = load_config(preset, base + [f"output_dir={folder / 'probe'}"])
@@ -359,9 +360,14 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     summary = {"name": p.name, "minutes": minutes, "cpu_minutes": budget.spent / 60.0, "stop": budget.reason,
                "backbone": p.backbone, "weights": p.weights, "sources": list(p.sources), "alignment": p.alignment,
                "placement": p.placement, **{k: exported["pretrain"][k] for k in ("steps", "epochs", "sources")},
-               "plan": plan, "checkpoint": str(folder / PRETRAINED_FILE)}
+               "plan": plan, "checkpoint": str(folder / PRETRAINED_FILE),
+               "source_worlds": {name: world_record(source["root"])
+                                 for name, source in cfg["data"]["sources"].items() if source}}
     summary["source_stats"] = summary.pop("sources")
     summary["sources"] = list(p.sources)
+    if earlier is not None:  # a rebuild: the kept rows came from the earlier runs, whose records stay
+        summary["earlier_runs"] = [{k: v for k, v in earlier.items() if k != "earlier_runs"},
+                                   *earlier.get("earlier_runs", [])]
     results.mkdir(parents=True, exist_ok=True)
     atomic_write_json(summary_path, summary)
     return summary
@@ -419,6 +425,7 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
     run = {"row": dataclasses.asdict(row), "init": row.init, "init_from": init_from, "minutes": minutes,
            "cpu_minutes": budget.spent / 60.0, "stop": budget.reason, "iterations": trainer.iteration,
            "epochs": trainer.iteration / plan["iters_per_epoch"], "train_frames": len(data.train), "plan": plan,
+           "world": world_record(root),
            "loss": trainer.last_step.get("loss", float("nan")), "error": error}
     if error is None:
         run["reports"] = evaluate(model, data, device, EvalSettings.from_section(cfg["eval"]))
@@ -477,6 +484,16 @@ def plot_fraction_curve(results: Path, out_path: Path) -> Path:
     return out_path
 
 
+def _worlds_line(rows: dict[str, dict[str, Any] | None]) -> str:
+    """Which target world (content digest) each finished row was measured on."""
+    by_world: dict[str, list[str]] = {}
+    for name, run in rows.items():
+        if run:
+            by_world.setdefault(run.get("world", {}).get("content_digest", "not recorded"), []).append(name)
+    return "- target world content digest (rows): " + "; ".join(
+        f"`{digest}` ({len(names)})" for digest, names in sorted(by_world.items())) + "\n"
+
+
 def write_report(results: Path, settings_line: str) -> str:
     rows = {name: _load(results / f"{name}.json") for name in ROWS}
     pretrains = {name: _load(results / f"pretrain_{name}.json") for name in PRETRAININGS}
@@ -508,7 +525,8 @@ def write_report(results: Path, settings_line: str) -> str:
     pre = bench_report.markdown_table(
         ["pre-training", "backbone", "sources", "IAM", "placement", "plan", "CPU min used of budget",
          "iterations", "stopped by"], pre_rows)
-    body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}\n"
+    body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}"
+            f"{_worlds_line(rows)}\n"
             "Reading: [docs/pretrainps.md](docs/pretrainps.md). `pending`: not run yet; the command above without "
             "`--report-only` completes the tables, resuming interrupted runs. The last column is the CPU minutes "
             "and iterations each fine-tune used.\n\n"

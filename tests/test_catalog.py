@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from fixtures.fake_world import FakeWorld
@@ -95,6 +97,31 @@ def test_parse_world_overrides_reads_yaml_values():
     assert world_fields(parsed)["camera_cast"] == (1.1, 1, 0.9)
     with pytest.raises(ValueError, match="'num_cameras': expected KEY=VALUE"):
         parse_world_overrides(["num_cameras"])
+
+
+def test_worlds_carry_a_content_digest_and_older_markers_are_reused(tmp_path, capsys):
+    from personsearch.data.world_cache import WORLD_MARKER, content_digest, ensure_synthetic_dataset, world_record
+
+    def ensure(root, seed=5):
+        return ensure_synthetic_dataset("luperson", root, size="tiny", seed=seed, workers=1, show_progress=False)
+
+    a, b = ensure(tmp_path / "a"), ensure(tmp_path / "b")
+    record = world_record(a)
+    assert record["content_digest"] == world_record(b)["content_digest"] == content_digest(a)
+    assert set(record["written_with"]) == {"personsearch", "numpy", "pillow", "scipy"}
+    assert world_record(ensure(tmp_path / "c", seed=6))["content_digest"] != record["content_digest"]
+    image = sorted(a.rglob("*.jpg"))[0]
+    changed = bytearray(image.read_bytes())
+    changed[-3] ^= 1
+    image.write_bytes(bytes(changed))
+    assert content_digest(a) != record["content_digest"]
+    # a marker written before digests were kept (the spec alone) still means reuse, and gains the digest
+    spec = {"format": "luperson", "size": "tiny", "seed": 5}
+    (b / WORLD_MARKER).write_text(json.dumps(spec))
+    capsys.readouterr()
+    ensure(b)
+    assert "reusing" in capsys.readouterr().out
+    assert world_record(b) == {**spec, "content_digest": record["content_digest"]}
 
 
 def test_write_dataset_passes_options(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -12,6 +13,8 @@ import yaml
 from personsearch.utils.atomic import atomic_write_json
 
 WORLD_MARKER = "personsearch_world.json"  # written last: its presence means the world is complete
+# libraries whose releases may change a world's pixels (rendering, resampling, JPEG) and so its boxes
+RENDERING_LIBRARIES = ("numpy", "pillow", "scipy")
 
 
 def ensure_synthetic_dataset(
@@ -28,17 +31,52 @@ def ensure_synthetic_dataset(
     wanted: dict[str, Any] = {"format": dataset, "size": size, "seed": seed}
     if world_overrides:
         wanted["world"] = json.loads(json.dumps(dict(world_overrides)))  # tuples as lists, as read back
-    if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == wanted:
-        print(f"reusing the synthetic {dataset} world in {root}")
-        return root
+    if marker.is_file():
+        written = json.loads(marker.read_text(encoding="utf-8"))
+        if {key: written.get(key) for key in ("format", "size", "seed", "world")} == {"world": None, **wanted}:
+            print(f"reusing the synthetic {dataset} world in {root}")
+            if "content_digest" not in written:  # written before digests were kept; who wrote it is unknown
+                atomic_write_json(marker, {**written, "content_digest": content_digest(root)})
+            return root
     print(f"writing a synthetic {dataset}-format world ({size}, seed {seed}) to {root}")
     world = SynthWorld(size=size, seed=seed, **world_fields(world_overrides or {}))
     result = write_dataset(dataset, world, root, workers=workers,
                            show_progress=show_progress)
     for note in result.notes:
         print(f"  note: {note}")
-    atomic_write_json(marker, wanted)
+    atomic_write_json(marker, {**wanted, "content_digest": content_digest(root), "written_with": _library_versions()})
     return root
+
+
+def content_digest(root: str | Path) -> str:
+    """SHA-256 (16 hex digits) of every file's path and bytes below `root`, the marker aside: two
+    worlds of the same spec and seed agree on it only if they have the same pixels and boxes."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.name != WORLD_MARKER):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def world_record(root: str | Path) -> dict[str, Any]:
+    """What the world's marker says about it (spec, content digest, library versions), for results
+    that should name the exact world they were measured on; {} if `root` has no marker."""
+    marker = Path(root) / WORLD_MARKER
+    return json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in ("personsearch", *RENDERING_LIBRARIES):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
 def parse_world_overrides(pairs: Sequence[str]) -> dict[str, Any]:
