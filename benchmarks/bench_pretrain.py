@@ -494,6 +494,13 @@ def _worlds_line(rows: dict[str, dict[str, Any] | None]) -> str:
         f"`{digest}` ({len(names)})" for digest, names in sorted(by_world.items())) + "\n"
 
 
+def _pretraining_minutes(summary: dict[str, Any]) -> str:
+    cell = f"{summary['cpu_minutes']:.1f} of {summary['minutes']:g}"
+    if summary.get("earlier_runs"):  # rebuilt to the same plan; the kept rows may come from the first run
+        cell += f" (rebuilt; the first run: {summary['earlier_runs'][-1]['cpu_minutes']:.1f})"
+    return cell
+
+
 def write_report(results: Path, settings_line: str) -> str:
     rows = {name: _load(results / f"{name}.json") for name in ROWS}
     pretrains = {name: _load(results / f"pretrain_{name}.json") for name in PRETRAININGS}
@@ -519,7 +526,7 @@ def write_report(results: Path, settings_line: str) -> str:
     pre_rows = [[name, p["backbone"] if (p := pretrains[name]) else PRETRAININGS[name].backbone,
                  ", ".join(PRETRAININGS[name].sources), "on" if PRETRAININGS[name].alignment else "off",
                  PRETRAININGS[name].placement, PRETRAININGS[name].schedule_of or "own probe",
-                 f"{p['cpu_minutes']:.1f} of {p['minutes']:g}" if p else "pending", p["steps"] if p else "-",
+                 _pretraining_minutes(p) if p else "pending", p["steps"] if p else "-",
                  p["stop"] if p else "-"]
                 for name in PRETRAININGS]
     pre = bench_report.markdown_table(
