@@ -99,7 +99,7 @@ def test_parse_world_overrides_reads_yaml_values():
         parse_world_overrides(["num_cameras"])
 
 
-def test_worlds_carry_a_content_digest_and_older_markers_are_reused(tmp_path, capsys):
+def test_worlds_carry_a_content_digest_and_older_generators_worlds_are_rewritten(tmp_path, capsys):
     from personsearch.data.world_cache import WORLD_MARKER, content_digest, ensure_synthetic_dataset, world_record
 
     def ensure(root, seed=5):
@@ -115,13 +115,15 @@ def test_worlds_carry_a_content_digest_and_older_markers_are_reused(tmp_path, ca
     changed[-3] ^= 1
     image.write_bytes(bytes(changed))
     assert content_digest(a) != record["content_digest"]
-    # a marker written before digests were kept (the spec alone) still means reuse, and gains the digest
-    spec = {"format": "luperson", "size": "tiny", "seed": 5}
-    (b / WORLD_MARKER).write_text(json.dumps(spec))
     capsys.readouterr()
     ensure(b)
     assert "reusing" in capsys.readouterr().out
-    assert world_record(b) == {**spec, "content_digest": record["content_digest"]}
+    # a world of an older generator (its marker has no version or another one) is written again, whole
+    (b / WORLD_MARKER).write_text(json.dumps({"format": "luperson", "size": "tiny", "seed": 5}))
+    (b / "stale.jpg").write_bytes(b"x")
+    ensure(b)
+    assert "written by generator version 1" in capsys.readouterr().out and not (b / "stale.jpg").exists()
+    assert world_record(b)["content_digest"] == record["content_digest"]
 
 
 def test_write_dataset_passes_options(tmp_path):

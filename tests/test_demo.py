@@ -4,7 +4,7 @@ import torch
 
 from personsearch.config import load_config, section
 from personsearch.data.world_cache import WORLD_MARKER
-from personsearch.data.synth.world import SynthWorld
+from personsearch.data.synth.world import GENERATOR_VERSION, SynthWorld
 from personsearch.demo import run_demo
 from personsearch.models.search_model import build_search_model
 from personsearch.text.train import resolve_model_kwargs
@@ -26,7 +26,8 @@ def test_demo_runs_end_to_end_and_reuses_its_world(tmp_path):
 
     world = tmp_path / "demo" / "prw-tiny-seed3"
     marker = json.loads((world / WORLD_MARKER).read_text())
-    assert {key: marker[key] for key in ("format", "size", "seed")} == {"format": "prw", "size": "tiny", "seed": 3}
+    assert {key: marker[key] for key in ("format", "size", "seed", "generator")} == {
+        "format": "prw", "size": "tiny", "seed": 3, "generator": GENERATOR_VERSION}
     for key in ("mAP", "top1", "top5", "top10", "num_queries"):
         assert key in outcome.metrics
     assert outcome.metrics["num_queries"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -21,23 +22,24 @@ def ensure_synthetic_dataset(
     dataset: str, root: str | Path, *, size: str, seed: int, workers: int = 2, show_progress: bool = True,
     world_overrides: Mapping[str, Any] | None = None,
 ) -> Path:
-    """`root` holding SynthWorld(size, seed, **world_overrides) in format `dataset`; written only if
-    not already there."""
+    """`root` holding SynthWorld(size, seed, **world_overrides) in format `dataset`, written only if
+    not already there by this generator version (a world an older generator wrote is rewritten)."""
     from personsearch.data.catalog import write_dataset
-    from personsearch.data.synth.world import SynthWorld
+    from personsearch.data.synth.world import GENERATOR_VERSION, SynthWorld
 
     root = Path(root)
     marker = root / WORLD_MARKER
-    wanted: dict[str, Any] = {"format": dataset, "size": size, "seed": seed}
+    wanted: dict[str, Any] = {"format": dataset, "size": size, "seed": seed, "generator": GENERATOR_VERSION}
     if world_overrides:
         wanted["world"] = json.loads(json.dumps(dict(world_overrides)))  # tuples as lists, as read back
     if marker.is_file():
         written = json.loads(marker.read_text(encoding="utf-8"))
-        if {key: written.get(key) for key in ("format", "size", "seed", "world")} == {"world": None, **wanted}:
+        if {key: written.get(key) for key in (*wanted, "world")} == {"world": None, **wanted}:
             print(f"reusing the synthetic {dataset} world in {root}")
-            if "content_digest" not in written:  # written before digests were kept; who wrote it is unknown
-                atomic_write_json(marker, {**written, "content_digest": content_digest(root)})
             return root
+        print(f"{root}: written by generator version {written.get('generator', 1)} or with another spec; "
+              "writing it again")
+        shutil.rmtree(root)  # a cache folder of ours (it has the marker): no stale file may stay
     print(f"writing a synthetic {dataset}-format world ({size}, seed {seed}) to {root}")
     world = SynthWorld(size=size, seed=seed, **world_fields(world_overrides or {}))
     result = write_dataset(dataset, world, root, workers=workers,

@@ -25,6 +25,10 @@ from personsearch.data.synth.scenery import render_background
 from personsearch.data.synth.types import VIEWPOINTS, ProximityEdit, SynthCrop, SynthScene
 from personsearch.data.synth.visibility import visible_attributes
 
+# Bumped whenever one spec and seed give other pictures or boxes, so that cached worlds are rewritten.
+# 1: until 2026-12-05; 2: people at the image border annotated as real datasets do.
+GENERATOR_VERSION = 2
+
 # Generator streams: default_rng([seed, stream, index]).
 _IDENTITIES, _CAMERAS, _SCHEDULE, _BACKGROUND, _SCENE, _CROP, _CROP_FIGURE, _CAPTION, _CROP_ORDER = range(9)
 EDITABLE_ATTRIBUTES = ("upper_color", "lower_color", "shoes_color", "bag_color", "headwear_color")
