@@ -501,7 +501,8 @@ def _pretraining_minutes(summary: dict[str, Any]) -> str:
     return cell
 
 
-def write_report(results: Path, settings_line: str) -> str:
+def _tables(results: Path) -> str:
+    """The pre-training runs and the four tables of the rows kept in `results`."""
     rows = {name: _load(results / f"{name}.json") for name in ROWS}
     pretrains = {name: _load(results / f"pretrain_{name}.json") for name in PRETRAININGS}
     metrics = ["mAP", "top-1", "cross-cam mAP", "cross-cam top-1", "det AP", "CPU min / iterations"]
@@ -532,23 +533,33 @@ def write_report(results: Path, settings_line: str) -> str:
     pre = bench_report.markdown_table(
         ["pre-training", "backbone", "sources", "IAM", "placement", "plan", "CPU min used of budget",
          "iterations", "stopped by"], pre_rows)
-    body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}"
-            f"{_worlds_line(rows)}\n"
+    return (f"{_worlds_line(rows)}\n#### Pre-training runs\n\n{pre}\n#### Backbones (Table 1)\n\n{backbones}\n"
+            f"#### Target-data fraction (Fig. 5)\n\n{fraction}\n#### Alignment modules as sources are added (Fig. 6)\n\n"
+            f"{sources}\n#### Crop placement (Table 4)\n\n{placement}")
+
+
+def write_report(results: Path, settings_line: str, earlier: Path | None = None) -> str:
+    body = (f"## PretrainPS on the synthetic PRW world (NAE)\n\n{bench_report.section_preamble()}{settings_line}\n"
             "Reading: [docs/pretrainps.md](docs/pretrainps.md). `pending`: not run yet; the command above without "
             "`--report-only` completes the tables, resuming interrupted runs. The last column is the CPU minutes "
-            "and iterations each fine-tune used.\n\n"
-            f"### Pre-training runs\n\n{pre}\n### Backbones (Table 1)\n\n{backbones}\n"
-            f"### Target-data fraction (Fig. 5)\n\n{fraction}\n![Fig. 5 analogue](docs/{FRACTION_FIGURE.name})\n\n"
-            "### Alignment modules as sources are added (Fig. 6)\n\n"
-            f"{sources}\n### Crop placement (Table 4)\n\n{placement}")
+            "and iterations each fine-tune used. A row is kept only for the world it was measured on.\n\n"
+            f"### On today's world\n\n{_tables(results)}\n![Fig. 5 analogue](docs/{FRACTION_FIGURE.name})\n")
+    if earlier is not None and earlier.is_dir():
+        body += ("\n### On the world of generator version 1 (rows of earlier sittings)\n\n"
+                 "The world cache did not yet know generator versions, so these rows ran on worlds cached before "
+                 "the synthetic world's border annotation change (2026-12-05): other pictures and a few other "
+                 "boxes from the same seed. Compare rows within one world only.\n\n"
+                 f"{_tables(earlier)}")
     return body
 
 
-def _kept_row(results: Path, name: str, key: dict[str, Any]) -> bool:
+def _kept_row(results: Path, name: str, key: dict[str, Any], world: str | None) -> bool:
+    """A result is kept for the settings `key` and the target world (content digest) it was measured on."""
     saved = _load(results / f"{name}.json")
     # rows without pre-training depend on the fine-tuning settings only (their older results also
     # recorded the pre-training settings of their day, which are ignored)
-    return bool(saved) and {k: saved.get("settings", {}).get(k) for k in key} == key
+    return (bool(saved) and {k: saved.get("settings", {}).get(k) for k in key} == key
+            and saved.get("world", {}).get("content_digest") == world)
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -574,6 +585,8 @@ def main() -> None:
                         help="extra override of the fine-tuning preset")
     parser.add_argument("--output", type=Path, default=Path("runs/bench_pretrain"))
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results/pretrain_prw"))
+    parser.add_argument("--earlier-results", type=Path, default=Path("benchmarks/results/pretrain_prw/generator_v1"),
+                        help="rows measured on the world of an earlier generator, reported apart")
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from the kept results")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args()
@@ -587,6 +600,7 @@ def main() -> None:
                      + (f" `{' '.join(args.finetune_override)}`" if args.finetune_override else "") + "\n")
     if not args.report_only:
         root = ensure_prw_world(args.size, args.seed, args.cache)
+        world = world_record(root).get("content_digest")
         args.results.mkdir(parents=True, exist_ok=True)
         key = {"finetune_minutes": args.finetune_minutes, "root": str(root), "max_queries": args.max_queries,
                "finetune_overrides": args.finetune_override}
@@ -605,7 +619,7 @@ def main() -> None:
             pretraining = PRETRAININGS[row.depends_on] if row.depends_on else None
             summary = _kept_pretraining(pretraining, **pre_args) if pretraining else None
             # a kept row needs nothing more, not even its pre-training's checkpoint
-            if (summary or not pretraining) and _kept_row(args.results, name, row_key(summary)):
+            if (summary or not pretraining) and _kept_row(args.results, name, row_key(summary), world):
                 print(f"{name}: kept result")
                 continue
             init_from, minutes = None, args.finetune_minutes
@@ -616,7 +630,7 @@ def main() -> None:
                 else:
                     minutes += summary["cpu_minutes"]
             with _exclusive(args.output / "finetune" / name):
-                if _kept_row(args.results, name, row_key(summary)):  # finished by another process meanwhile
+                if _kept_row(args.results, name, row_key(summary), world):  # finished by another process meanwhile
                     print(f"{name}: kept result")
                     continue
                 run = finetune(row, root=root, minutes=minutes, output=args.output,
@@ -628,7 +642,7 @@ def main() -> None:
             plain = run.get("reports", {}).get("plain", {})
             print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f} top-1 {plain.get('top1', float('nan')):.2f}")
     with _exclusive(args.output / "report"):
-        body = write_report(args.results, settings_line)
+        body = write_report(args.results, settings_line, args.earlier_results)
         print(body)
         if not args.no_write:
             bench_report.update_section(SECTION, body)
