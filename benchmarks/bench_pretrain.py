@@ -360,7 +360,7 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     summary = {"name": p.name, "minutes": minutes, "cpu_minutes": budget.spent / 60.0, "stop": budget.reason,
                "backbone": p.backbone, "weights": p.weights, "sources": list(p.sources), "alignment": p.alignment,
                "placement": p.placement, **{k: exported["pretrain"][k] for k in ("steps", "epochs", "sources")},
-               "plan": plan, "checkpoint": str(folder / PRETRAINED_FILE),
+               "plan": plan, "checkpoint": str(folder / PRETRAINED_FILE), "machine": bench_report.machine_line(),
                "source_worlds": {name: world_record(source["root"])
                                  for name, source in cfg["data"]["sources"].items() if source}}
     summary["source_stats"] = summary.pop("sources")
@@ -425,7 +425,7 @@ def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters:
     run = {"row": dataclasses.asdict(row), "init": row.init, "init_from": init_from, "minutes": minutes,
            "cpu_minutes": budget.spent / 60.0, "stop": budget.reason, "iterations": trainer.iteration,
            "epochs": trainer.iteration / plan["iters_per_epoch"], "train_frames": len(data.train), "plan": plan,
-           "world": world_record(root),
+           "world": world_record(root), "machine": bench_report.machine_line(),
            "loss": trainer.last_step.get("loss", float("nan")), "error": error}
     if error is None:
         run["reports"] = evaluate(model, data, device, EvalSettings.from_section(cfg["eval"]))
