@@ -34,6 +34,7 @@ rebuilds BENCHMARKS.md's `pretrain-prw` section from those files; rows not yet r
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import json
@@ -281,12 +282,12 @@ def _base_overrides(p: Pretraining, folder: Path | None, extra: list[str]) -> li
                             "train.progress=false"] + extra
 
 
-def _digest(p: Pretraining, reference_plan: dict[str, Any] | None, extra: list[str], preset: str) -> str:
+def _digest(p: Pretraining, cfg: dict[str, Any], reference_plan: dict[str, Any] | None) -> str:
     """What the run trains with: its configuration and, for an ablation, the schedule it borrows."""
-    cfg = load_config(preset, _base_overrides(p, None, extra))
-    if reference_plan is not None:
-        cfg["schedule_of"] = {"name": p.schedule_of, "planned_iterations": reference_plan["planned_iterations"]}
-    return config_digest(cfg)
+    if reference_plan is None:
+        return config_digest(cfg)
+    borrowed = {"name": p.schedule_of, "planned_iterations": reference_plan["planned_iterations"]}
+    return config_digest({**cfg, "schedule_of": borrowed})
 
 
 def _kept_pretraining(p: Pretraining, *, minutes: float, results: Path, extra: list[str],
@@ -299,7 +300,8 @@ def _kept_pretraining(p: Pretraining, *, minutes: float, results: Path, extra: l
         if reference is None:
             return None
         reference_plan = reference["plan"]
-    return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, reference_plan, extra, preset))
+    cfg = load_config(preset, _base_overrides(p, None, extra))
+    return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, cfg, reference_plan))
 
 
 def _kept_summary(p: Pretraining, *, minutes: float, results: Path, digest: str) -> dict[str, Any] | None:
@@ -315,7 +317,7 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     summary_path = results / f"pretrain_{p.name}.json"
     base = _base_overrides(p, folder, extra)
     cfg = load_config(preset, base)
-    digest = _digest(p, reference_plan, extra, preset)
+    digest = _digest(p, cfg, reference_plan)
     if (earlier := _kept_summary(p, minutes=minutes, results=results, digest=digest)) is not None:
         if (folder / PRETRAINED_FILE).is_file():
             return earlier
@@ -359,12 +361,11 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     exported = torch.load(folder / PRETRAINED_FILE, map_location="cpu", weights_only=True)
     summary = {"name": p.name, "minutes": minutes, "cpu_minutes": budget.spent / 60.0, "stop": budget.reason,
                "backbone": p.backbone, "weights": p.weights, "sources": list(p.sources), "alignment": p.alignment,
-               "placement": p.placement, **{k: exported["pretrain"][k] for k in ("steps", "epochs", "sources")},
+               "placement": p.placement, **{k: exported["pretrain"][k] for k in ("steps", "epochs")},
+               "source_stats": exported["pretrain"]["sources"],
                "plan": plan, "checkpoint": str(folder / PRETRAINED_FILE), "machine": bench_report.machine_line(),
                "source_worlds": {name: world_record(source["root"])
                                  for name, source in cfg["data"]["sources"].items() if source}}
-    summary["source_stats"] = summary.pop("sources")
-    summary["sources"] = list(p.sources)
     if earlier is not None:  # a rebuild: the kept rows came from the earlier runs, whose records stay
         summary["earlier_runs"] = [{k: v for k, v in earlier.items() if k != "earlier_runs"},
                                    *earlier.get("earlier_runs", [])]
@@ -486,12 +487,10 @@ def plot_fraction_curve(results: Path, out_path: Path) -> Path:
 
 def _worlds_line(rows: dict[str, dict[str, Any] | None]) -> str:
     """Which target world (content digest) each finished row was measured on."""
-    by_world: dict[str, list[str]] = {}
-    for name, run in rows.items():
-        if run:
-            by_world.setdefault(run.get("world", {}).get("content_digest", "not recorded"), []).append(name)
+    by_world = collections.Counter(run.get("world", {}).get("content_digest", "not recorded")
+                                   for run in rows.values() if run)
     return "- target world content digest (rows): " + "; ".join(
-        f"`{digest}` ({len(names)})" for digest, names in sorted(by_world.items())) + "\n"
+        f"`{digest}` ({count})" for digest, count in sorted(by_world.items())) + "\n"
 
 
 def _pretraining_minutes(summary: dict[str, Any]) -> str:
