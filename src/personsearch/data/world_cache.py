@@ -12,10 +12,13 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from personsearch.utils.atomic import atomic_write_json
+from personsearch.utils.file_hash import update_with_file
 
 WORLD_MARKER = "personsearch_world.json"  # written last: its presence means the world is complete
 # libraries whose releases may change a world's pixels (rendering, resampling, JPEG) and so its boxes
 RENDERING_LIBRARIES = ("numpy", "pillow", "scipy")
+# what the marker records of the writing beside the world's spec (not compared when reusing a world)
+_WRITE_RECORD = ("content_digest", "written_with")
 
 
 def ensure_synthetic_dataset(
@@ -34,7 +37,7 @@ def ensure_synthetic_dataset(
         wanted["world"] = json.loads(json.dumps(dict(world_overrides)))  # tuples as lists, as read back
     if marker.is_file():
         written = json.loads(marker.read_text(encoding="utf-8"))
-        if {key: written.get(key) for key in (*wanted, "world")} == {"world": None, **wanted}:
+        if {key: value for key, value in written.items() if key not in _WRITE_RECORD} == wanted:
             print(f"reusing the synthetic {dataset} world in {root}")
             return root
         print(f"{root}: written by generator version {written.get('generator', 1)} or with another spec; "
@@ -56,9 +59,7 @@ def content_digest(root: str | Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.name != WORLD_MARKER):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        update_with_file(digest, path)
     return digest.hexdigest()[:16]
 
 

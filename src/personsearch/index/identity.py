@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
+from personsearch.utils.file_hash import update_with_file
+
 
 def checkpoint_identity(path: str | Path) -> str:
     """`sha256:<hex>` of a checkpoint file's bytes."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    update_with_file(digest, path)
     return f"sha256:{digest.hexdigest()}"
 
 
