@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import dataclasses
 import json
 import math
@@ -46,7 +45,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from filelock import FileLock, Timeout
 
 import report as bench_report
 from backbone_common import config_digest, ensure_prw_world
@@ -61,6 +59,7 @@ from personsearch.methods import pretrain as pretrain_recipe
 from personsearch.methods.pretrain_export import PRETRAINED_FILE, export_checkpoint
 from personsearch.methods.supervised import EvalSettings, build_model, derive_model_kwargs, load_scene_data
 from personsearch.utils.atomic import atomic_write_json
+from personsearch.utils.exclusive import exclusive
 
 SECTION = "pretrain-prw"
 FINETUNE_PRESET = "preset:seqnet_synth_prw"
@@ -155,23 +154,6 @@ _ROWS += [
     Row("mnv2_pre_paste", "placement", "mobilenet_v2", "offline", "mnv2_5src_iam_paste"),
 ]
 ROWS = {row.name: row for row in _ROWS}
-
-
-@contextlib.contextmanager
-def _exclusive(folder: Path):
-    """One process at a time trains the run in `folder`: a second benchmark process that needs the
-    same run (a shared pre-training, say) waits for the first, then finds it finished."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(f"{folder}.lock")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        print(f"{folder}: another process is training it; waiting")
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 # ------------------------------------------------------------------------------ budgets
@@ -272,7 +254,7 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
         reference = (_kept_pretraining(ref, minutes=minutes, results=results, extra=extra, preset=preset)
                      or pretrain(ref, minutes=minutes, output=output, results=results, probe_iters=probe_iters,
                                  extra=extra, preset=preset))
-    with _exclusive(folder):
+    with exclusive(folder, waiting_message=f"{folder}: another process is training it; waiting"):
         return _pretrain(p, folder=folder, minutes=minutes, results=results, probe_iters=probe_iters,
                          extra=extra, preset=preset, reference_plan=reference and reference["plan"])
 
@@ -628,7 +610,8 @@ def main() -> None:
                     init_from = summary["checkpoint"]
                 else:
                     minutes += summary["cpu_minutes"]
-            with _exclusive(args.output / "finetune" / name):
+            run_folder = args.output / "finetune" / name
+            with exclusive(run_folder, waiting_message=f"{run_folder}: another process is training it; waiting"):
                 if _kept_row(args.results, name, row_key(summary), world):  # finished by another process meanwhile
                     print(f"{name}: kept result")
                     continue
@@ -640,7 +623,7 @@ def main() -> None:
                 atomic_write_json(args.results / f"{name}.json", run)
             plain = run.get("reports", {}).get("plain", {})
             print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f} top-1 {plain.get('top1', float('nan')):.2f}")
-    with _exclusive(args.output / "report"):
+    with exclusive(args.output / "report", waiting_message="another process is writing the report; waiting"):
         body = write_report(args.results, settings_line, args.earlier_results)
         print(body)
         if not args.no_write:

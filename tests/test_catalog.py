@@ -1,4 +1,6 @@
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -124,6 +126,31 @@ def test_worlds_carry_a_content_digest_and_older_generators_worlds_are_rewritten
     ensure(b)
     assert "written by generator version 1" in capsys.readouterr().out and not (b / "stale.jpg").exists()
     assert world_record(b)["content_digest"] == record["content_digest"]
+
+
+def test_a_world_another_process_is_writing_is_waited_for(tmp_path, capsys):
+    from filelock import FileLock
+
+    from personsearch.data.world_cache import WORLD_MARKER, ensure_synthetic_dataset
+
+    root = tmp_path / "world"
+    writer = FileLock(f"{root}.lock")  # another open of the lock file: held as another process would hold it
+    writer.acquire()
+    thread = threading.Thread(target=ensure_synthetic_dataset, args=("luperson", root),
+                              kwargs=dict(size="tiny", seed=5, workers=1, show_progress=False))
+    thread.start()
+    out = ""
+    for _ in range(200):
+        out += capsys.readouterr().out
+        if "waiting for another process" in out:
+            break
+        time.sleep(0.05)
+    assert "waiting for another process writing the synthetic world" in out
+    assert not root.exists()
+    writer.release()
+    thread.join(timeout=120)
+    assert not thread.is_alive() and (root / WORLD_MARKER).is_file()
+    assert "writing a synthetic luperson-format world" in capsys.readouterr().out
 
 
 def test_write_dataset_passes_options(tmp_path):

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from personsearch.utils.atomic import atomic_write_json
+from personsearch.utils.exclusive import exclusive
 from personsearch.utils.file_hash import update_with_file
 
 WORLD_MARKER = "personsearch_world.json"  # written last: its presence means the world is complete
@@ -27,14 +28,27 @@ def ensure_synthetic_dataset(
 ) -> Path:
     """`root` holding SynthWorld(size, seed, **world_overrides) in format `dataset`, written only if
     not already there by this generator version (a world an older generator wrote is rewritten)."""
-    from personsearch.data.catalog import write_dataset
-    from personsearch.data.synth.world import GENERATOR_VERSION, SynthWorld
+    from personsearch.data.synth.world import GENERATOR_VERSION
 
     root = Path(root)
-    marker = root / WORLD_MARKER
     wanted: dict[str, Any] = {"format": dataset, "size": size, "seed": seed, "generator": GENERATOR_VERSION}
     if world_overrides:
         wanted["world"] = json.loads(json.dumps(dict(world_overrides)))  # tuples as lists, as read back
+    # two runs wanting the same world (two trainings started side by side, say): one writes it, the
+    # other waits and then reuses it, rather than both writing into one folder
+    with exclusive(root, waiting_message=f"waiting for another process writing the synthetic world in {root}"):
+        return _reuse_or_write(dataset, root, wanted, size=size, seed=seed, workers=workers,
+                               show_progress=show_progress, world_overrides=world_overrides or {})
+
+
+def _reuse_or_write(
+    dataset: str, root: Path, wanted: dict[str, Any], *, size: str, seed: int, workers: int, show_progress: bool,
+    world_overrides: Mapping[str, Any],
+) -> Path:
+    from personsearch.data.catalog import write_dataset
+    from personsearch.data.synth.world import SynthWorld
+
+    marker = root / WORLD_MARKER
     if marker.is_file():
         written = json.loads(marker.read_text(encoding="utf-8"))
         if {key: value for key, value in written.items() if key not in _WRITE_RECORD} == wanted:
@@ -44,7 +58,7 @@ def ensure_synthetic_dataset(
               "writing it again")
         shutil.rmtree(root)  # a cache folder of ours (it has the marker): no stale file may stay
     print(f"writing a synthetic {dataset}-format world ({size}, seed {seed}) to {root}")
-    world = SynthWorld(size=size, seed=seed, **world_fields(world_overrides or {}))
+    world = SynthWorld(size=size, seed=seed, **world_fields(world_overrides))
     result = write_dataset(dataset, world, root, workers=workers,
                            show_progress=show_progress)
     for note in result.notes:
