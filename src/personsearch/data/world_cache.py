@@ -13,7 +13,6 @@ import yaml
 
 from personsearch.utils.atomic import atomic_write_json
 from personsearch.utils.exclusive import exclusive
-from personsearch.utils.file_hash import update_with_file
 
 WORLD_MARKER = "personsearch_world.json"  # written last: its presence means the world is complete
 # libraries whose releases may change a world's pixels (rendering, resampling, JPEG) and so its boxes
@@ -37,14 +36,10 @@ def ensure_synthetic_dataset(
     # two runs wanting the same world (two trainings started side by side, say): one writes it, the
     # other waits and then reuses it, rather than both writing into one folder
     with exclusive(root, waiting_message=f"waiting for another process writing the synthetic world in {root}"):
-        return _reuse_or_write(dataset, root, wanted, size=size, seed=seed, workers=workers,
-                               show_progress=show_progress, world_overrides=world_overrides or {})
+        return _reuse_or_write(dataset, root, wanted, workers=workers, show_progress=show_progress)
 
 
-def _reuse_or_write(
-    dataset: str, root: Path, wanted: dict[str, Any], *, size: str, seed: int, workers: int, show_progress: bool,
-    world_overrides: Mapping[str, Any],
-) -> Path:
+def _reuse_or_write(dataset: str, root: Path, wanted: dict[str, Any], *, workers: int, show_progress: bool) -> Path:
     from personsearch.data.catalog import write_dataset
     from personsearch.data.synth.world import SynthWorld
 
@@ -57,8 +52,8 @@ def _reuse_or_write(
         print(f"{root}: written by generator version {written.get('generator', 1)} or with another spec; "
               "writing it again")
         shutil.rmtree(root)  # a cache folder of ours (it has the marker): no stale file may stay
-    print(f"writing a synthetic {dataset}-format world ({size}, seed {seed}) to {root}")
-    world = SynthWorld(size=size, seed=seed, **world_fields(world_overrides))
+    print(f"writing a synthetic {dataset}-format world ({wanted['size']}, seed {wanted['seed']}) to {root}")
+    world = SynthWorld(size=wanted["size"], seed=wanted["seed"], **world_fields(wanted.get("world", {})))
     result = write_dataset(dataset, world, root, workers=workers,
                            show_progress=show_progress)
     for note in result.notes:
@@ -73,7 +68,8 @@ def content_digest(root: str | Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.name != WORLD_MARKER):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        update_with_file(digest, path)
+        with open(path, "rb") as handle:
+            hashlib.file_digest(handle, lambda: digest)  # feeds the running digest, block by block
     return digest.hexdigest()[:16]
 
 

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import torch
 
-from personsearch.utils.file_hash import update_with_file
-
 
 def checkpoint_identity(path: str | Path) -> str:
     """`sha256:<hex>` of a checkpoint file's bytes."""
-    digest = hashlib.sha256()
-    update_with_file(digest, path)
-    return f"sha256:{digest.hexdigest()}"
+    with open(path, "rb") as handle:
+        return f"sha256:{hashlib.file_digest(handle, 'sha256').hexdigest()}"
 
 
 def module_identity(model: torch.nn.Module) -> str:
