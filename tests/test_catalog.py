@@ -1,6 +1,7 @@
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,6 +152,49 @@ def test_a_world_another_process_is_writing_is_waited_for(tmp_path, capsys):
     thread.join(timeout=120)
     assert not thread.is_alive() and (root / WORLD_MARKER).is_file()
     assert "writing a synthetic luperson-format world" in capsys.readouterr().out
+
+
+def test_an_interrupted_world_write_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    import personsearch.data.catalog as catalog
+    from personsearch.data.world_cache import ensure_synthetic_dataset, world_record
+
+    def ensure(seed):
+        return ensure_synthetic_dataset("luperson", root, size="tiny", seed=seed, workers=1, show_progress=False)
+
+    def interrupted(name, world, out, **kwargs):
+        (Path(out) / "images").mkdir(parents=True)
+        (Path(out) / "images" / "half.jpg").write_bytes(b"x")
+        raise KeyboardInterrupt
+
+    root = tmp_path / "world"
+    write = catalog.write_dataset
+    monkeypatch.setattr(catalog, "write_dataset", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ensure(5)
+    assert not root.exists()
+    monkeypatch.setattr(catalog, "write_dataset", write)
+    ensure(5)
+    assert world_record(root)["seed"] == 5 and not list(root.rglob("half.jpg"))
+    old = sorted(p.relative_to(root) for p in root.rglob("*"))
+    # rewriting it with another spec: the old world stays whole until the new one is complete
+    monkeypatch.setattr(catalog, "write_dataset", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ensure(6)
+    assert world_record(root)["seed"] == 5 and sorted(p.relative_to(root) for p in root.rglob("*")) == old
+    monkeypatch.setattr(catalog, "write_dataset", write)
+    ensure(6)
+    assert world_record(root)["seed"] == 6 and not (tmp_path / ".world.writing").exists()
+
+
+def test_a_folder_with_other_files_is_not_written_into(tmp_path):
+    from personsearch.data.world_cache import WORLD_MARKER, ensure_synthetic_dataset
+
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match=f"{root}: holds files but no {WORLD_MARKER}"):
+        ensure_synthetic_dataset("luperson", root, size="tiny", seed=5, workers=1, show_progress=False)
+    assert [p.name for p in root.iterdir()] == ["notes.txt"]
 
 
 def test_write_dataset_passes_options(tmp_path):

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as exc:
         # Input errors (bad files, configs, names) are reported plainly, without a traceback.
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"personsearch: error: {message}", file=sys.stderr)

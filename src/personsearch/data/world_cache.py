@@ -51,14 +51,24 @@ def _reuse_or_write(dataset: str, root: Path, wanted: dict[str, Any], *, workers
             return root
         print(f"{root}: written by generator version {written.get('generator', 1)} or with another spec; "
               "writing it again")
-        shutil.rmtree(root)  # a cache folder of ours (it has the marker): no stale file may stay
+    elif root.is_dir() and any(root.iterdir()):
+        raise FileExistsError(f"{root}: holds files but no {WORLD_MARKER}, so it is not a finished synthetic world "
+                              "(an interrupted write of an older version, or other data); remove it or choose "
+                              "another folder")
+    # written beside the world's folder and moved into place whole: an interrupted write leaves no
+    # half world behind, and the world it replaces stays until the new one is complete
+    staging = root.with_name(f".{root.name}.writing")
+    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted write left (ours: we hold the lock)
     print(f"writing a synthetic {dataset}-format world ({wanted['size']}, seed {wanted['seed']}) to {root}")
     world = SynthWorld(size=wanted["size"], seed=wanted["seed"], **world_fields(wanted.get("world", {})))
-    result = write_dataset(dataset, world, root, workers=workers,
-                           show_progress=show_progress)
+    result = write_dataset(dataset, world, staging, workers=workers, show_progress=show_progress)
     for note in result.notes:
         print(f"  note: {note}")
-    atomic_write_json(marker, {**wanted, "content_digest": content_digest(root), "written_with": _library_versions()})
+    atomic_write_json(staging / WORLD_MARKER,
+                      {**wanted, "content_digest": content_digest(staging), "written_with": _library_versions()})
+    if root.exists():  # a world of another spec or generator (it had the marker), or an empty folder
+        shutil.rmtree(root)
+    staging.rename(root)
     return root
 
 
