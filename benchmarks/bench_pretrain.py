@@ -11,7 +11,8 @@ gallery, CBGM, cross-camera) and detection AP. Pre-trained rows start from a pre
 the `pretrain_synth` preset (five synthetic sub-task sources with their own people, camera looks
 and scene statistics; seeds 1101-1501, never the target's) given `--pretrain-minutes` of CPU. The
 ablation pre-trainings (fewer sources, no IAM, random_paste) take the plan of the run they are
-compared with, so that each differs from it only in what it ablates, not in its iterations.
+compared with and train its iterations, however long they take on this machine, so that each
+differs from it only in what it ablates.
 `mnv2_imagenet_charged` starts from ImageNet and fine-tunes for the budget plus the CPU minutes
 its pre-training used: the pre-trained rows' total compute.
 
@@ -19,16 +20,18 @@ Budgets: a throw-away probe times a few iterations; the schedule (LR step at 3/4
 one epoch and half the run; a fine-tune on a fraction of the frames warms up for the iterations of
 one epoch of all frames) is compressed to the iterations that fit the budget and kept in the
 run folder, so a resumed run follows the same plan. Pre-training stops at epoch ends (a
-checkpoint every `method.iterations_per_epoch`); fine-tunes stop at their planned iteration.
+checkpoint every `method.iterations_per_epoch`), at the first one past 1.25 times its budget if
+its plan has not ended by then; fine-tunes stop at their planned iteration or at their budget.
 CPU seconds spent are recorded at every epoch end, so an interrupted run resumes from its last
 checkpoint with the CPU it had already spent. A half-done run whose configuration has changed since is moved
 aside (NAME.stale), not resumed; a kept pre-training whose checkpoint is missing is retrained to its
-recorded plan. Two processes can complete the tables side by side (`--rows` split between them;
+recorded plan and iterations. Two processes can complete the tables side by side (`--rows` split between them;
 more than two on two cores make every CPU minute buy fewer iterations): a run is trained by one
 process at a time (a lock file beside its folder), and a process that needs a run another is
 training waits for it. Each finished pre-training and each scored row is
 kept as JSON in `--results` (committed); a pre-trained row's result is kept only while its
-pre-training's configuration is unchanged (code changes are not part of that digest). `--report-only`
+pre-training's configuration and iterations are unchanged (code changes are not part of that
+digest). `--report-only`
 rebuilds BENCHMARKS.md's `pretrain-prw` section from those files; rows not yet run show as pending.
 """
 
@@ -257,7 +260,7 @@ def pretrain(p: Pretraining, *, minutes: float, output: Path, results: Path, pro
                                  extra=extra, preset=preset))
     with exclusive(folder, waiting_message=f"{folder}: another process is training it; waiting"):
         return _pretrain(p, folder=folder, minutes=minutes, results=results, probe_iters=probe_iters,
-                         extra=extra, preset=preset, reference_plan=reference and reference["plan"])
+                         extra=extra, preset=preset, reference=reference)
 
 
 def _base_overrides(p: Pretraining, folder: Path | None, extra: list[str]) -> list[str]:
@@ -276,32 +279,37 @@ def _digest(p: Pretraining, cfg: dict[str, Any], reference_plan: dict[str, Any] 
 def _kept_pretraining(p: Pretraining, *, minutes: float, results: Path, extra: list[str],
                       preset: str) -> dict[str, Any] | None:
     """The kept result of `p` if it is valid today, its checkpoint present or not; None otherwise."""
-    reference_plan = None
+    reference = None
     if p.schedule_of:
         reference = _kept_pretraining(PRETRAININGS[p.schedule_of], minutes=minutes, results=results, extra=extra,
                                       preset=preset)
         if reference is None:
             return None
-        reference_plan = reference["plan"]
     cfg = load_config(preset, _base_overrides(p, None, extra))
-    return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, cfg, reference_plan))
+    return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, cfg, reference and reference["plan"]),
+                         steps=reference and reference["steps"])
 
 
-def _kept_summary(p: Pretraining, *, minutes: float, results: Path, digest: str) -> dict[str, Any] | None:
-    """The kept result of `p`, if it was run with this budget and configuration."""
+def _kept_summary(p: Pretraining, *, minutes: float, results: Path, digest: str,
+                  steps: int | None) -> dict[str, Any] | None:
+    """The kept result of `p`, if it was run with this budget and configuration (and, for an
+    ablation, trained its reference's `steps`)."""
     summary = _load(results / f"pretrain_{p.name}.json")
-    if summary and summary.get("minutes") == minutes and summary["plan"].get("config") == digest:
+    if (summary and summary.get("minutes") == minutes and summary["plan"].get("config") == digest
+            and steps in (None, summary["steps"])):
         return summary
     return None
 
 
 def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, probe_iters: int,
-              extra: list[str], preset: str, reference_plan: dict[str, Any] | None) -> dict[str, Any]:
+              extra: list[str], preset: str, reference: dict[str, Any] | None) -> dict[str, Any]:
     summary_path = results / f"pretrain_{p.name}.json"
     base = _base_overrides(p, folder, extra)
     cfg = load_config(preset, base)
+    reference_plan = reference and reference["plan"]
     digest = _digest(p, cfg, reference_plan)
-    if (earlier := _kept_summary(p, minutes=minutes, results=results, digest=digest)) is not None:
+    earlier = _kept_summary(p, minutes=minutes, results=results, digest=digest, steps=reference and reference["steps"])
+    if earlier is not None:
         if (folder / PRETRAINED_FILE).is_file():
             return earlier
         if not (folder / PLAN_FILE).is_file():
@@ -333,7 +341,13 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     plan = _plan(folder, own_probe if reference_plan is None else borrowed, probe_iters, minutes, digest)
     settings = TrainSettings.from_section(cfg["train"])
     cfg["train"].update(_compressed(settings, plan["planned_epochs"]))
-    budget = CpuBudget(folder=folder, seconds=1.25 * 60.0 * minutes, epoch_stop=True)  # the plan rules; a cap
+    # an ablation trains its reference's iterations and a rebuild the kept run's, however long they
+    # take on this machine; a run of its own plan stops at the first epoch past 1.25 times its budget
+    steps = (reference or earlier or {}).get("steps")
+    if steps is not None:
+        cfg["train"]["epochs"] = steps // plan["iters_per_epoch"]
+    budget = CpuBudget(folder=folder, seconds=math.inf if steps is not None else 1.25 * 60.0 * minutes,
+                       epoch_stop=True)
     print(f"pre-training {p.name}: {plan['seconds_per_iter']:.2f} CPU s/iteration -> {cfg['train']['epochs']} epochs "
           f"of {plan['iters_per_epoch']} in {minutes:g} min"
           + (f" (the plan of {p.schedule_of})" if reference_plan is not None else ""))
@@ -360,9 +374,9 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
 # ------------------------------------------------------------------------------ fine-tuning
 def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters: int, init_from: str | None,
              data_queries: int | None, extra: list[str] = (), pretraining_config: str | None = None) -> dict[str, Any]:
-    """`pretraining_config`: the digest of the pre-training the row depends on (`init_from` came from it,
-    or `minutes` include its CPU time); a half-done fine-tune of another pre-training is moved aside
-    rather than resumed."""
+    """`pretraining_config`: the configuration digest and iterations of the pre-training the row
+    depends on (`init_from` came from it, or `minutes` include its CPU time); a half-done fine-tune
+    of another pre-training is moved aside rather than resumed."""
     folder = output / "finetune" / row.name
     trained_bn = "false" if row.weights == "none" else "true"
     overrides = ["model.name=nae", f"model.backbone={row.backbone}", f"model.backbone_weights={row.weights}",
@@ -544,9 +558,13 @@ def write_report(results: Path, settings_line: str, earlier: Path | None = None)
 def _kept_row(results: Path, name: str, key: dict[str, Any], world: str | None) -> bool:
     """A result is kept for the settings `key` and the target world (content digest) it was measured on."""
     saved = _load(results / f"{name}.json")
+    if not saved:
+        return False
     # rows without pre-training depend on the fine-tuning settings only (their older results also
-    # recorded the pre-training settings of their day, which are ignored)
-    return (bool(saved) and {k: saved.get("settings", {}).get(k) for k in key} == key
+    # recorded the pre-training settings of their day, which are ignored); rows kept before the
+    # pre-training's iterations were recorded came from pre-trainings that ran their whole plan
+    settings = {"pretraining_steps": key.get("pretraining_steps"), **saved.get("settings", {})}
+    return ({k: settings.get(k) for k in key} == key
             and saved.get("world", {}).get("content_digest") == world)
 
 
@@ -600,7 +618,8 @@ def main() -> None:
             if summary is None:
                 return key
             return {**key, "pretrain_minutes": args.pretrain_minutes, "pretrain_config": args.pretrain_config,
-                    "pretrain_overrides": args.pretrain_override, "pretraining_config": summary["plan"]["config"]}
+                    "pretrain_overrides": args.pretrain_override, "pretraining_config": summary["plan"]["config"],
+                    "pretraining_steps": summary["steps"]}
 
         for name in args.rows:
             row = ROWS[name]
@@ -625,7 +644,7 @@ def main() -> None:
                 run = finetune(row, root=root, minutes=minutes, output=args.output,
                                probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
                                extra=args.finetune_override,
-                               pretraining_config=summary and summary["plan"]["config"])
+                               pretraining_config=summary and f"{summary['plan']['config']}/{summary['steps']}")
                 run["settings"] = row_key(summary)
                 atomic_write_json(args.results / f"{name}.json", run)
             plain = run.get("reports", {}).get("plain", {})
