@@ -287,16 +287,16 @@ def _kept_pretraining(p: Pretraining, *, minutes: float, results: Path, extra: l
             return None
     cfg = load_config(preset, _base_overrides(p, None, extra))
     return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, cfg, reference and reference["plan"]),
-                         steps=reference and reference["steps"])
+                         reference=reference)
 
 
 def _kept_summary(p: Pretraining, *, minutes: float, results: Path, digest: str,
-                  steps: int | None) -> dict[str, Any] | None:
+                  reference: dict[str, Any] | None) -> dict[str, Any] | None:
     """The kept result of `p`, if it was run with this budget and configuration (and, for an
-    ablation, trained its reference's `steps`)."""
+    ablation, trained as many iterations as its `reference` run)."""
     summary = _load(results / f"pretrain_{p.name}.json")
     if (summary and summary.get("minutes") == minutes and summary["plan"].get("config") == digest
-            and steps in (None, summary["steps"])):
+            and (reference is None or summary["steps"] == reference["steps"])):
         return summary
     return None
 
@@ -308,8 +308,7 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     cfg = load_config(preset, base)
     reference_plan = reference and reference["plan"]
     digest = _digest(p, cfg, reference_plan)
-    earlier = _kept_summary(p, minutes=minutes, results=results, digest=digest, steps=reference and reference["steps"])
-    if earlier is not None:
+    if (earlier := _kept_summary(p, minutes=minutes, results=results, digest=digest, reference=reference)) is not None:
         if (folder / PRETRAINED_FILE).is_file():
             return earlier
         if not (folder / PLAN_FILE).is_file():
