@@ -268,11 +268,12 @@ def _base_overrides(p: Pretraining, folder: Path | None, extra: list[str]) -> li
                             "train.progress=false"] + extra
 
 
-def _digest(p: Pretraining, cfg: dict[str, Any], reference_plan: dict[str, Any] | None) -> str:
-    """What the run trains with: its configuration and, for an ablation, the schedule it borrows."""
-    if reference_plan is None:
+def _digest(p: Pretraining, cfg: dict[str, Any], reference: dict[str, Any] | None) -> str:
+    """What the run trains with: its configuration and, for an ablation, the schedule it borrows
+    from its `reference` run."""
+    if reference is None:
         return config_digest(cfg)
-    borrowed = {"name": p.schedule_of, "planned_iterations": reference_plan["planned_iterations"]}
+    borrowed = {"name": p.schedule_of, "planned_iterations": reference["plan"]["planned_iterations"]}
     return config_digest({**cfg, "schedule_of": borrowed})
 
 
@@ -286,7 +287,7 @@ def _kept_pretraining(p: Pretraining, *, minutes: float, results: Path, extra: l
         if reference is None:
             return None
     cfg = load_config(preset, _base_overrides(p, None, extra))
-    return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, cfg, reference and reference["plan"]),
+    return _kept_summary(p, minutes=minutes, results=results, digest=_digest(p, cfg, reference),
                          reference=reference)
 
 
@@ -307,7 +308,7 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
     base = _base_overrides(p, folder, extra)
     cfg = load_config(preset, base)
     reference_plan = reference and reference["plan"]
-    digest = _digest(p, cfg, reference_plan)
+    digest = _digest(p, cfg, reference)
     if (earlier := _kept_summary(p, minutes=minutes, results=results, digest=digest, reference=reference)) is not None:
         if (folder / PRETRAINED_FILE).is_file():
             return earlier
