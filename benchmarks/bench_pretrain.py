@@ -29,7 +29,8 @@ recorded plan and iterations. Two processes can complete the tables side by side
 more than two on two cores make every CPU minute buy fewer iterations): a run is trained by one
 process at a time (a lock file beside its folder), and a process that needs a run another is
 training waits for it. Each finished pre-training and each scored row is
-kept as JSON in `--results` (committed); a pre-trained row's result is kept only while its
+kept as JSON in `--results` (committed; a `--variant`'s rows in a folder of their own there,
+its pre-trainings shared with the main rows); a pre-trained row's result is kept only while its
 pre-training's configuration and iterations are unchanged (code changes are not part of that
 digest). `--report-only`
 rebuilds BENCHMARKS.md's `pretrain-prw` section from those files; rows not yet run show as pending.
@@ -372,12 +373,12 @@ def _pretrain(p: Pretraining, *, folder: Path, minutes: float, results: Path, pr
 
 
 # ------------------------------------------------------------------------------ fine-tuning
-def finetune(row: Row, *, root: Path, minutes: float, output: Path, probe_iters: int, init_from: str | None,
+def finetune(row: Row, *, root: Path, minutes: float, folder: Path, probe_iters: int, init_from: str | None,
              data_queries: int | None, extra: list[str] = (), pretraining_config: str | None = None) -> dict[str, Any]:
-    """`pretraining_config`: the configuration digest and iterations of the pre-training the row
-    depends on (`init_from` came from it, or `minutes` include its CPU time); a half-done fine-tune
-    of another pre-training is moved aside rather than resumed."""
-    folder = output / "finetune" / row.name
+    """The fine-tune `row`, trained in `folder`. `pretraining_config`: the configuration digest and
+    iterations of the pre-training the row depends on (`init_from` came from it, or `minutes`
+    include its CPU time); a half-done fine-tune of another pre-training is moved aside rather than
+    resumed."""
     trained_bn = "false" if row.weights == "none" else "true"
     overrides = ["model.name=nae", f"model.backbone={row.backbone}", f"model.backbone_weights={row.weights}",
                  f"+model.freeze_bn={trained_bn}", f"+model.freeze_stem={trained_bn}", f"data.root={root}",
@@ -591,6 +592,10 @@ def main() -> None:
                         help="extra override of the fine-tuning preset")
     parser.add_argument("--output", type=Path, default=Path("runs/bench_pretrain"))
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results/pretrain_prw"))
+    parser.add_argument("--variant", metavar="NAME",
+                        help="a variant of the fine-tunes (e.g. another seed, with --finetune-override "
+                             "train.seed=2): its rows are kept in RESULTS/NAME and trained in "
+                             "OUTPUT/finetune_NAME, from the same pre-trainings; the report shows the main rows")
     parser.add_argument("--earlier-results", type=Path, default=Path("benchmarks/results/pretrain_prw/generator_v1"),
                         help="rows measured on the world of an earlier generator, reported apart")
     parser.add_argument("--report-only", action="store_true", help="rebuild the section from the kept results")
@@ -608,6 +613,8 @@ def main() -> None:
         root = ensure_prw_world(args.size, args.seed, args.cache)
         world = world_record(root).get("content_digest")
         args.results.mkdir(parents=True, exist_ok=True)
+        row_results = args.results / args.variant if args.variant else args.results
+        row_runs = args.output / (f"finetune_{args.variant}" if args.variant else "finetune")
         key = {"finetune_minutes": args.finetune_minutes, "root": str(root), "max_queries": args.max_queries,
                "finetune_overrides": args.finetune_override}
         pre_args = {"minutes": args.pretrain_minutes, "results": args.results, "extra": args.pretrain_override,
@@ -626,7 +633,7 @@ def main() -> None:
             pretraining = PRETRAININGS[row.depends_on] if row.depends_on else None
             summary = _kept_pretraining(pretraining, **pre_args) if pretraining else None
             # a kept row needs nothing more, not even its pre-training's checkpoint
-            if (summary or not pretraining) and _kept_row(args.results, name, row_key(summary), world):
+            if (summary or not pretraining) and _kept_row(row_results, name, row_key(summary), world):
                 print(f"{name}: kept result")
                 continue
             init_from, minutes = None, args.finetune_minutes
@@ -636,17 +643,18 @@ def main() -> None:
                     init_from = summary["checkpoint"]
                 else:
                     minutes += summary["cpu_minutes"]
-            run_folder = args.output / "finetune" / name
+            run_folder = row_runs / name
             with exclusive(run_folder, waiting_message=f"{run_folder}: another process is training it; waiting"):
-                if _kept_row(args.results, name, row_key(summary), world):  # finished by another process meanwhile
+                if _kept_row(row_results, name, row_key(summary), world):  # finished by another process meanwhile
                     print(f"{name}: kept result")
                     continue
-                run = finetune(row, root=root, minutes=minutes, output=args.output,
+                run = finetune(row, root=root, minutes=minutes, folder=run_folder,
                                probe_iters=args.probe_iters, init_from=init_from, data_queries=args.max_queries,
                                extra=args.finetune_override,
                                pretraining_config=summary and f"{summary['plan']['config']}/{summary['steps']}")
                 run["settings"] = row_key(summary)
-                atomic_write_json(args.results / f"{name}.json", run)
+                row_results.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(row_results / f"{name}.json", run)
             plain = run.get("reports", {}).get("plain", {})
             print(f"{name}: mAP {plain.get('mAP', float('nan')):.2f} top-1 {plain.get('top1', float('nan')):.2f}")
     with exclusive(args.output / "report", waiting_message="another process is writing the report; waiting"):
